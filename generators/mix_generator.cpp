@@ -1,0 +1,45 @@
+// The mix x_hat = m A + (1 - m) B, m = sigmoid(logit): the forward render.
+#include "algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class MixGenerator : public Generator<MixGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+
+    Input<Buffer<float, 3>> blur_min{"blur_min"};
+    Input<Buffer<float, 3>> blur_max{"blur_max"};
+    // One logit per pixel; a global logit is passed as a view with zero strides.
+    Input<Buffer<float, 2>> logit{"logit"};
+    Output<Buffer<float, 3>> output{"output"};
+
+    void generate() {
+        // Algorithm
+        Mix m = mix(blur_min, blur_max, logit, blur_min, blur_min.width(), blur_min.height(),
+                    blur_min.channels());
+        output(x, y, c) = m.output(x, y, c);
+
+        // Estimates
+        const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
+        blur_min.set_estimates(image);
+        blur_max.set_estimates(image);
+        logit.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+        output.set_estimates(image);
+
+        // Schedule
+        if (using_autoscheduler() || schedule == Schedule::naive) return;
+        // Measured as memory bound: rows in parallel, x at twice the natural vector width.
+        const int vec = natural_vector_size<float>() * 2;
+        output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
+            .parallel(yo)
+            .vectorize(x, vec, TailStrategy::GuardWithIf);
+    }
+
+private:
+    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::MixGenerator, mix)

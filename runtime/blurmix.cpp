@@ -1,0 +1,333 @@
+#include "blurmix.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "HalideRuntime.h"
+#include "pipeline_headers.h"
+
+namespace blurmix {
+
+namespace {
+
+// Halide reports pipeline errors through halide_error; the default handler only prints. Keep
+// the message and let the caller throw it with the pipeline's name.
+std::mutex error_mutex;
+std::string error_message;
+
+extern "C" void record_halide_error(void *, const char *msg) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    error_message += msg;
+}
+
+const bool error_handler_installed = [] {
+    halide_set_error_handler(record_halide_error);
+    return true;
+}();
+
+void check(int rc, const std::string &what) {
+    if (rc == 0) return;
+    std::lock_guard<std::mutex> lock(error_mutex);
+    std::string msg = error_message.empty() ? "error code " + std::to_string(rc) : error_message;
+    error_message.clear();
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    throw Error(what + " failed: " + msg);
+}
+
+// Every generated library, keyed "pipeline/device/schedule". One pipeline's variants share a
+// signature, which the manual CPU variant (always built) names.
+const std::map<std::string, void *> &registry() {
+    static const std::map<std::string, void *> r = {
+#define BLURMIX_PIPELINE(gen, device, schedule, fn) {#gen "/" #device "/" #schedule, (void *)&fn},
+#include "pipelines.inc"
+#undef BLURMIX_PIPELINE
+    };
+    return r;
+}
+
+template <typename Fn>
+Fn lookup(const std::string &pipeline, const Variant &v, Fn) {
+    auto it = registry().find(pipeline + "/" + v.device + "/" + v.schedule);
+    if (it == registry().end()) {
+        throw Error("no " + pipeline + " pipeline was built for " + to_string(v) +
+                    " (configure with -DBLURMIX_SCHEDULES=... and the device's targets)");
+    }
+    return reinterpret_cast<Fn>(it->second);
+}
+
+// Results of a GPU pipeline stay on the device until asked for.
+void to_host(halide_buffer_t *b) {
+    if (b->device_dirty()) check(halide_copy_to_host(nullptr, b), "copy to host");
+}
+
+// A width x height view of one global logit: zero strides, so the pipelines read it as a map.
+Map broadcast(const Map &scalar, int width, int height) {
+    halide_dimension_t dims[2] = {{0, width, 0}, {0, height, 0}};
+    return Map(const_cast<float *>(scalar.data()), 2, dims);
+}
+
+Map logit_view(const Map &logits, int width, int height) {
+    if (logits.width() == 1 && logits.height() == 1) return broadcast(logits, width, height);
+    if (logits.width() != width || logits.height() != height) {
+        throw Error("weight map is " + std::to_string(logits.width()) + "x" +
+                    std::to_string(logits.height()) + " but the image is " +
+                    std::to_string(width) + "x" + std::to_string(height));
+    }
+    return logits;
+}
+
+void check_same_size(const Image &a, const Image &b, const std::string &what) {
+    if (a.width() != b.width() || a.height() != b.height() || a.channels() != b.channels()) {
+        auto size = [](const Image &i) {
+            return std::to_string(i.width()) + "x" + std::to_string(i.height()) + "x" +
+                   std::to_string(i.channels());
+        };
+        throw Error(what + ": sizes differ (" + size(a) + " and " + size(b) + ")");
+    }
+}
+
+Image like(const Image &in) { return Image(in.width(), in.height(), in.channels()); }
+
+}  // namespace
+
+Boundary parse_boundary(const std::string &name) {
+    if (name == "zero") return Boundary::zero;
+    if (name == "clamp") return Boundary::clamp;
+    if (name == "mirror") return Boundary::mirror;
+    throw Error("unknown boundary '" + name + "' (zero, clamp or mirror)");
+}
+
+const char *boundary_name(Boundary b) {
+    switch (b) {
+    case Boundary::zero: return "zero";
+    case Boundary::clamp: return "clamp";
+    case Boundary::mirror: return "mirror";
+    }
+    return "?";
+}
+
+Mode parse_mode(const std::string &name) {
+    if (name == "local") return Mode::local;
+    if (name == "global") return Mode::global;
+    throw Error("unknown mode '" + name + "' (local or global)");
+}
+
+std::string to_string(const Variant &v) { return v.device + "/" + v.schedule; }
+
+std::vector<Variant> built_variants() {
+    std::vector<Variant> out;
+    for (const auto &[key, fn] : registry()) {
+        if (key.rfind("blur/", 0) != 0) continue;
+        auto a = key.find('/'), b = key.rfind('/');
+        out.push_back({key.substr(a + 1, b - a - 1), key.substr(b + 1)});
+    }
+    return out;
+}
+
+int half_width(float sigma, float std_devs) {
+    return std::max(1, (int)std::ceil((double)std_devs * (double)sigma));
+}
+
+void check_sigma(float sigma, const char *what) {
+    // Past 1000 the kernel is wider than any image this tool is meant for.
+    if (!(sigma > 0.f) || !(sigma <= 1000.f)) {
+        throw Error(std::string(what) + " must be a number in (0, 1000], not " + std::to_string(sigma));
+    }
+}
+
+static void check_blur_args(float sigma, const BlurOptions &opt) {
+    check_sigma(sigma, "sigma");
+    if (!(opt.std_devs > 0.f) || !(opt.std_devs <= 10.f)) {
+        throw Error("std-devs must be a number in (0, 10], not " + std::to_string(opt.std_devs));
+    }
+}
+
+Image blur(const Image &in, float sigma, const BlurOptions &opt) {
+    check_blur_args(sigma, opt);
+    Image out = like(in);
+    auto fn = lookup("blur", opt.variant, &blurmix_blur_cpu_manual);
+    check(fn(in, sigma, opt.std_devs, (int)opt.boundary, out), "blur");
+    to_host(out);
+    return out;
+}
+
+std::pair<Image, Image> blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt) {
+    check_blur_args(sigma, opt);
+    Image out = like(in), d_out = like(in);
+    auto fn = lookup("blur_with_derivative", opt.variant, &blurmix_blur_with_derivative_cpu_manual);
+    check(fn(in, sigma, opt.std_devs, (int)opt.boundary, out, d_out), "blur with derivative");
+    to_host(out);
+    to_host(d_out);
+    return {out, d_out};
+}
+
+Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v) {
+    check_same_size(blur_min, blur_max, "mix");
+    Image out = like(blur_min);
+    Map l = logit_view(logits, blur_min.width(), blur_min.height());
+    auto fn = lookup("mix", v, &blurmix_mix_cpu_manual);
+    check(fn(blur_min, blur_max, l, out), "mix");
+    to_host(out);
+    return out;
+}
+
+Map logits_of(const Map &weights) {
+    Map out(weights.width(), weights.height());
+    out.for_each_value([](float &l, float w) {
+        if (!(w >= 0.f && w <= 1.f)) throw Error("weights must lie in [0, 1], found " + std::to_string(w));
+        l = w <= 0.f ? -30.f : w >= 1.f ? 30.f : std::log(w / (1.f - w));
+    }, weights);
+    return out;
+}
+
+Map weights_of(const Map &logits) {
+    Map out(logits.width(), logits.height());
+    out.for_each_value([](float &w, float l) { w = 1.f / (1.f + std::exp(-l)); }, logits);
+    return out;
+}
+
+Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &logits,
+                      const Image &target, const Variant &v, const Image *d_blur_min,
+                      const Image *d_blur_max) {
+    check_same_size(blur_min, blur_max, "mix gradient");
+    check_same_size(blur_min, target, "source and target");
+    Gradient g;
+    g.d_logit = Map(blur_min.width(), blur_min.height());
+    Map l = logit_view(logits, blur_min.width(), blur_min.height());
+    auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+    auto total = Halide::Runtime::Buffer<double, 0>::make_scalar();
+    if (d_blur_min && d_blur_max) {
+        auto ds_min = Halide::Runtime::Buffer<float, 0>::make_scalar();
+        auto ds_max = Halide::Runtime::Buffer<float, 0>::make_scalar();
+        auto fn = lookup("mix_gradient_sigmas", v, &blurmix_mix_gradient_sigmas_cpu_manual);
+        check(fn(blur_min, blur_max, l, target, *d_blur_min, *d_blur_max, loss, g.d_logit, total,
+                 ds_min, ds_max), "mix gradient");
+        to_host(ds_min);
+        to_host(ds_max);
+        g.d_sigma_min = ds_min();
+        g.d_sigma_max = ds_max();
+    } else {
+        auto fn = lookup("mix_gradient", v, &blurmix_mix_gradient_cpu_manual);
+        check(fn(blur_min, blur_max, l, target, loss, g.d_logit, total), "mix gradient");
+    }
+    to_host(loss);
+    to_host(total);
+    to_host(g.d_logit);
+    g.loss = loss();
+    g.d_logit_total = total();
+    return g;
+}
+
+AdamaxState::AdamaxState(const Map &initial)
+    : param(initial.copy()), exp_avg(initial.width(), initial.height()),
+      exp_inf(initial.width(), initial.height()) {
+    exp_avg.fill(0.f);
+    exp_inf.fill(0.f);
+}
+
+void adamax_step(AdamaxState &s, const Map &grad, const AdamaxParams &p, const Variant &v) {
+    // Fresh outputs rather than in place: an autoscheduled variant may order its three outputs
+    // so that one reads a state another has already overwritten.
+    Map param(s.param.width(), s.param.height()), avg(param.width(), param.height()),
+        inf(param.width(), param.height());
+    auto fn = lookup("adamax", v, &blurmix_adamax_cpu_manual);
+    check(fn(s.param, s.exp_avg, s.exp_inf, grad, s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
+             param, avg, inf), "adamax");
+    for (Map *m : {&param, &avg, &inf}) to_host(m->raw_buffer());
+    s.param = param;
+    s.exp_avg = avg;
+    s.exp_inf = inf;
+    s.step++;
+}
+
+void check_fit_inputs(const Image &source, const Image &target, const FitOptions &opt) {
+    check_same_size(source, target, "source and target");
+    check_sigma(opt.sigma_min, "sigma-min");
+    check_sigma(opt.sigma_max, "sigma-max");
+    if (!(opt.sigma_min < opt.sigma_max)) {
+        throw Error("sigma-min (" + std::to_string(opt.sigma_min) +
+                    ") must be smaller than sigma-max (" + std::to_string(opt.sigma_max) + ")");
+    }
+    if (opt.iters < 1) throw Error("iters must be at least 1, not " + std::to_string(opt.iters));
+    if (!(opt.adamax.lr > 0.f) || !std::isfinite(opt.adamax.lr)) {
+        throw Error("lr must be a positive number, not " + std::to_string(opt.adamax.lr));
+    }
+    check_finite(source, "source");
+    check_finite(target, "target");
+}
+
+FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
+    check_fit_inputs(source, target, opt);
+    const auto start = std::chrono::steady_clock::now();
+    const int w = source.width(), h = source.height();
+    const Variant &v = opt.blur.variant;
+
+    Map init = opt.mode == Mode::local ? Map(w, h) : Map(1, 1);
+    init.fill(0.f);
+    AdamaxState logits(init);
+    Map sigmas0(2, 1);
+    sigmas0(0, 0) = opt.sigma_min;
+    sigmas0(1, 0) = opt.sigma_max;
+    AdamaxState sigmas(sigmas0);
+
+    FitResult r;
+    r.losses.reserve(opt.iters);
+    Image a, b, da, db;
+    if (!opt.learn_sigmas) {
+        a = blur(source, opt.sigma_min, opt.blur);
+        b = blur(source, opt.sigma_max, opt.blur);
+    }
+    Map grad_total(1, 1), grad_sigmas(2, 1);
+    for (int it = 0; it < opt.iters; it++) {
+        const float s_min = sigmas.param(0, 0), s_max = sigmas.param(1, 0);
+        if (opt.learn_sigmas) {
+            std::tie(a, da) = blur_with_derivative(source, s_min, opt.blur);
+            std::tie(b, db) = blur_with_derivative(source, s_max, opt.blur);
+        }
+        for (int s : opt.snapshots) {
+            if (s == it) r.snapshots.push_back({it, weights_of(logits.param)});
+        }
+        Gradient g = opt.learn_sigmas ? mix_gradient(a, b, logits.param, target, v, &da, &db)
+                                      : mix_gradient(a, b, logits.param, target, v);
+        if (!std::isfinite(g.loss)) {
+            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
+                        std::to_string(g.loss) + "); try a smaller lr");
+        }
+        r.losses.push_back(g.loss);
+        if (opt.progress && (it % opt.report_every == 0 || it == opt.iters - 1)) {
+            opt.progress({it, g.loss, s_min, s_max});
+        }
+        if (opt.mode == Mode::global) {
+            grad_total(0, 0) = (float)g.d_logit_total;
+            adamax_step(logits, grad_total, opt.adamax, v);
+        } else {
+            adamax_step(logits, g.d_logit, opt.adamax, v);
+        }
+        if (opt.learn_sigmas) {
+            grad_sigmas(0, 0) = g.d_sigma_min;
+            grad_sigmas(1, 0) = g.d_sigma_max;
+            adamax_step(sigmas, grad_sigmas, opt.adamax, v);
+            // The kernel needs sigma > 0; a step that would cross it stops just short.
+            for (int i = 0; i < 2; i++) sigmas.param(i, 0) = std::max(sigmas.param(i, 0), 0.05f);
+        }
+    }
+    r.sigma_min = sigmas.param(0, 0);
+    r.sigma_max = sigmas.param(1, 0);
+    if (opt.learn_sigmas) {
+        a = blur(source, r.sigma_min, opt.blur);
+        b = blur(source, r.sigma_max, opt.blur);
+    }
+    r.logits = logits.param;
+    Map full = logit_view(r.logits, w, h);
+    r.weights = weights_of(full);
+    r.sigma = Map(w, h);
+    r.sigma.for_each_value([&](float &s, float m) { s = m * r.sigma_min + (1.f - m) * r.sigma_max; },
+                           r.weights);
+    r.fitted = mix(a, b, r.logits, v);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+}
+
+}  // namespace blurmix

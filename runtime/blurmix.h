@@ -1,0 +1,105 @@
+// The C++ layer over the generated pipelines: what the driver, the tests and the benchmarks call.
+// Every failure throws blurmix::Error with a readable message; nothing here aborts.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "image_io.h"
+
+namespace blurmix {
+
+enum class Boundary { zero = 0, clamp = 1, mirror = 2 };
+Boundary parse_boundary(const std::string &name);
+const char *boundary_name(Boundary b);
+
+// Which generated library runs a stage: a device and a schedule. Libraries that were not built
+// are refused with a message saying how to build them.
+struct Variant {
+    std::string device = "cpu";
+    std::string schedule = "manual";
+};
+std::vector<Variant> built_variants();
+std::string to_string(const Variant &v);
+
+struct BlurOptions {
+    float std_devs = 2.f;
+    Boundary boundary = Boundary::zero;
+    Variant variant;
+};
+
+// Half-width of the truncated Gaussian, max(1, ceil(std_devs * sigma)), as the generators use.
+int half_width(float sigma, float std_devs);
+void check_sigma(float sigma, const char *what);
+
+Image blur(const Image &in, float sigma, const BlurOptions &opt = {});
+// The blur and its derivative with respect to sigma.
+std::pair<Image, Image> blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt = {});
+
+// x_hat = m A + (1 - m) B with m = sigmoid(logit). logits is width x height, or 1x1 for one
+// global logit.
+Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v = {});
+// Logits of weights in [0, 1] (0 and 1 map to +-30, where sigmoid is 0 or 1 in float).
+Map logits_of(const Map &weights);
+Map weights_of(const Map &logits);
+
+struct Gradient {
+    float loss = 0;
+    Map d_logit;               // per pixel
+    double d_logit_total = 0;  // for one global logit
+    float d_sigma_min = 0, d_sigma_max = 0;  // only with the sigma derivatives
+};
+// The loss of the mix against target and its gradients. d_blur_min/max (the blurs' sigma
+// derivatives) are optional: given, the sigma gradients are computed too.
+Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &logits,
+                      const Image &target, const Variant &v = {},
+                      const Image *d_blur_min = nullptr, const Image *d_blur_max = nullptr);
+
+struct AdamaxParams {
+    float lr = 0.1f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+};
+// Adamax state for a parameter map; step counts the updates done so far.
+struct AdamaxState {
+    Map param, exp_avg, exp_inf;
+    int step = 0;
+    explicit AdamaxState(const Map &initial);
+};
+void adamax_step(AdamaxState &s, const Map &grad, const AdamaxParams &p, const Variant &v = {});
+
+enum class Mode { local, global };
+Mode parse_mode(const std::string &name);
+
+struct FitProgress {
+    int iteration;  // 0-based; loss is the loss before this iteration's update
+    float loss;
+    float sigma_min, sigma_max;
+};
+
+struct FitOptions {
+    Mode mode = Mode::local;
+    float sigma_min = 3.f, sigma_max = 9.f;
+    bool learn_sigmas = false;
+    int iters = 1000;
+    AdamaxParams adamax;
+    BlurOptions blur;  // std_devs, boundary and the variant for every stage
+    int report_every = 100;
+    std::function<void(const FitProgress &)> progress;  // called every report_every iterations and at the last
+    std::vector<int> snapshots;  // iterations whose weight maps are kept (before that iteration's update)
+};
+
+struct FitResult {
+    Map logits;      // width x height (local) or 1x1 (global)
+    Map weights;     // width x height, sigmoid of the logits
+    Map sigma;       // width x height: w s_min + (1 - w) s_max
+    Image fitted;    // the mix with the final weights
+    std::vector<float> losses;  // one per iteration, before its update
+    float sigma_min, sigma_max; // final (moved only with learn_sigmas)
+    std::vector<std::pair<int, Map>> snapshots;  // (iteration, weights)
+    double seconds = 0;
+};
+
+void check_fit_inputs(const Image &source, const Image &target, const FitOptions &opt);
+FitResult fit(const Image &source, const Image &target, const FitOptions &opt);
+
+}  // namespace blurmix
