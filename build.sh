@@ -10,7 +10,7 @@ what=${1:-build}
 build_dir=${BUILD_DIR:-build}
 
 # Debian packages: compiler, libpng, CLI11, Catch2, OpenCL on the CPU (PoCL), python3-venv.
-packages=(g++ make git python3 python3-venv libpng-dev libcli11-dev catch2
+packages=(g++ make git python3 python3-venv libpng-dev libcli11-dev catch2 nlohmann-json3-dev
           pocl-opencl-icd ocl-icd-opencl-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,9 @@ public:
                     blur_min.channels());
         output(x, y, c) = m.output(x, y, c);
 
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
+
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
         blur_min.set_estimates(image);
@@ -34,6 +37,7 @@ public:
         output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
             .parallel(yo)
             .vectorize(x, vec, TailStrategy::GuardWithIf);
+        output.specialize(logit.dim(0).stride() == 1);
     }
 
 private:

@@ -47,6 +47,9 @@ public:
             (*d_sigma_max)() = s.d_sigma_max();
         }
 
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
+
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
         for (auto *in : {&blur_min, &blur_max, &target}) in->set_estimates(image);
@@ -78,6 +81,7 @@ private:
         d_logit.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
             .parallel(yo)
             .vectorize(x, vec, TailStrategy::GuardWithIf);
+        d_logit.specialize(logit.dim(0).stride() == 1);
         m.d_weight.compute_at(d_logit, x).vectorize(x);
         m.d_weight.update().vectorize(x);
         vectorized_row_sum(m.row_loss, vec);

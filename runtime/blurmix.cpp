@@ -57,6 +57,12 @@ Fn lookup(const std::string &pipeline, const Variant &v, Fn) {
     return reinterpret_cast<Fn>(it->second);
 }
 
+// Inputs are const to callers; a GPU pipeline may still attach a device copy to them.
+template <typename B>
+halide_buffer_t *in(const B &b) {
+    return const_cast<B &>(b).raw_buffer();
+}
+
 // Results of a GPU pipeline stay on the device until asked for.
 void to_host(halide_buffer_t *b) {
     if (b->device_dirty()) check(halide_copy_to_host(nullptr, b), "copy to host");
@@ -126,6 +132,8 @@ std::vector<Variant> built_variants() {
     return out;
 }
 
+bool device_available(const std::string &device) { return device == "cpu"; }
+
 int half_width(float sigma, float std_devs) {
     return std::max(1, (int)std::ceil((double)std_devs * (double)sigma));
 }
@@ -144,20 +152,20 @@ static void check_blur_args(float sigma, const BlurOptions &opt) {
     }
 }
 
-Image blur(const Image &in, float sigma, const BlurOptions &opt) {
+Image blur(const Image &input, float sigma, const BlurOptions &opt) {
     check_blur_args(sigma, opt);
-    Image out = like(in);
+    Image out = like(input);
     auto fn = lookup("blur", opt.variant, &blurmix_blur_cpu_manual);
-    check(fn(in, sigma, opt.std_devs, (int)opt.boundary, out), "blur");
+    check(fn(in(input), sigma, opt.std_devs, (int)opt.boundary, out), "blur");
     to_host(out);
     return out;
 }
 
-std::pair<Image, Image> blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt) {
+std::pair<Image, Image> blur_with_derivative(const Image &input, float sigma, const BlurOptions &opt) {
     check_blur_args(sigma, opt);
-    Image out = like(in), d_out = like(in);
+    Image out = like(input), d_out = like(input);
     auto fn = lookup("blur_with_derivative", opt.variant, &blurmix_blur_with_derivative_cpu_manual);
-    check(fn(in, sigma, opt.std_devs, (int)opt.boundary, out, d_out), "blur with derivative");
+    check(fn(in(input), sigma, opt.std_devs, (int)opt.boundary, out, d_out), "blur with derivative");
     to_host(out);
     to_host(d_out);
     return {out, d_out};
@@ -168,7 +176,7 @@ Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const
     Image out = like(blur_min);
     Map l = logit_view(logits, blur_min.width(), blur_min.height());
     auto fn = lookup("mix", v, &blurmix_mix_cpu_manual);
-    check(fn(blur_min, blur_max, l, out), "mix");
+    check(fn(in(blur_min), in(blur_max), l, out), "mix");
     to_host(out);
     return out;
 }
@@ -202,7 +210,7 @@ Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &l
         auto ds_min = Halide::Runtime::Buffer<float, 0>::make_scalar();
         auto ds_max = Halide::Runtime::Buffer<float, 0>::make_scalar();
         auto fn = lookup("mix_gradient_sigmas", v, &blurmix_mix_gradient_sigmas_cpu_manual);
-        check(fn(blur_min, blur_max, l, target, *d_blur_min, *d_blur_max, loss, g.d_logit, total,
+        check(fn(in(blur_min), in(blur_max), l, in(target), in(*d_blur_min), in(*d_blur_max), loss, g.d_logit, total,
                  ds_min, ds_max), "mix gradient");
         to_host(ds_min);
         to_host(ds_max);
@@ -210,7 +218,7 @@ Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &l
         g.d_sigma_max = ds_max();
     } else {
         auto fn = lookup("mix_gradient", v, &blurmix_mix_gradient_cpu_manual);
-        check(fn(blur_min, blur_max, l, target, loss, g.d_logit, total), "mix gradient");
+        check(fn(in(blur_min), in(blur_max), l, in(target), loss, g.d_logit, total), "mix gradient");
     }
     to_host(loss);
     to_host(total);
@@ -233,7 +241,7 @@ void adamax_step(AdamaxState &s, const Map &grad, const AdamaxParams &p, const V
     Map param(s.param.width(), s.param.height()), avg(param.width(), param.height()),
         inf(param.width(), param.height());
     auto fn = lookup("adamax", v, &blurmix_adamax_cpu_manual);
-    check(fn(s.param, s.exp_avg, s.exp_inf, grad, s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
+    check(fn(s.param, s.exp_avg, s.exp_inf, in(grad), s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
              param, avg, inf), "adamax");
     for (Map *m : {&param, &avg, &inf}) to_host(m->raw_buffer());
     s.param = param;

@@ -21,6 +21,8 @@ struct Variant {
     std::string schedule = "manual";
 };
 std::vector<Variant> built_variants();
+// Whether a device's runtime answers here (cpu always; a GPU API when its driver is present).
+bool device_available(const std::string &device);
 std::string to_string(const Variant &v);
 
 struct BlurOptions {
