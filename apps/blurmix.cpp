@@ -1,0 +1,168 @@
+// blurmix: the command-line driver. Exit status 0 on success, 1 on a refused input or a failed
+// run (with a message on stderr naming the problem), 2 on a bad command line.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include "blurmix.h"
+#include "colormap.h"
+#include "driver.h"
+#include "experiments.h"
+
+using namespace blurmix;
+
+namespace {
+
+void add_variant(CLI::App *cmd, Variant &v) {
+    cmd->add_option("--device", v.device, "cpu, opencl or cuda (as built)")->capture_default_str();
+    cmd->add_option("--schedule", v.schedule,
+                    "manual, naive, mullapudi2016, adams2019, li2018, anderson2021 (as built)")
+        ->capture_default_str();
+}
+
+bool is_png(const std::string &path) {
+    return path.size() >= 4 && path.compare(path.size() - 4, 4, ".png") == 0;
+}
+
+int run_blur(const std::string &in_path, const std::string &out_path, float sigma, BlurOptions opt) {
+    Image in = load_image(in_path);
+    check_finite(in, in_path);
+    check_output_path(out_path);
+    save_image(out_path, blur(in, sigma, opt));
+    return 0;
+}
+
+int run_mix(const std::string &in_path, const std::string &out_path, float s_min, float s_max,
+            const std::optional<float> &weight, const std::string &weights_path, BlurOptions opt) {
+    check_sigma(s_min, "sigma-min");
+    check_sigma(s_max, "sigma-max");
+    Image in = load_image(in_path);
+    check_finite(in, in_path);
+    Map weights;
+    if (weight) {
+        weights = Map(1, 1);
+        weights(0, 0) = *weight;
+    } else {
+        weights = load_map(weights_path);
+    }
+    check_output_path(out_path);
+    Image a = blur(in, s_min, opt), b = blur(in, s_max, opt);
+    save_image(out_path, mix(a, b, logits_of(weights), opt.variant));
+    return 0;
+}
+
+struct FitArgs {
+    std::string source, target, out;
+    std::string mode = "local";
+    bool json = false, quiet = false;
+    FitOptions opt;
+};
+
+int run_fit(FitArgs &args) {
+    FitOptions &opt = args.opt;
+    opt.mode = parse_mode(args.mode);
+    Image source = load_image(args.source), target = load_image(args.target);
+    check_fit_inputs(source, target, opt);
+    if (!args.out.empty()) prepare_output_dir(args.out);
+    if (!args.quiet) {
+        opt.progress = [](const FitProgress &p) { print_progress(p); };
+    }
+    FitResult r = fit(source, target, opt);
+    if (!args.out.empty()) {
+        const bool png_in = is_png(args.source);
+        save_image(args.out + (png_in ? "/fitted.png" : "/fitted.npy"), r.fitted);
+        save_npy(args.out + "/weights.npy", r.weights);
+        save_npy(args.out + "/sigma.npy", r.sigma);
+        save_colormap_png(args.out + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
+                          std::max(r.sigma_min, r.sigma_max), "sigma");
+    }
+    if (args.json) std::cout << fit_json(r, opt).dump() << std::endl;
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"blurmix: an adaptive Gaussian blur that mixes a small and a large blur with "
+                 "per-pixel or global weights, and fits those weights to a target."};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "blurmix 0.1.0");
+
+    std::string in, out, weights;
+    float sigma = 0, s_min = 0, s_max = 0;
+    std::optional<float> weight;
+    BlurOptions blur_opt;
+    std::string boundary = "zero";
+
+    auto blur_cmd = app.add_subcommand("blur", "Gaussian blur of an image (PNG or .npy)");
+    blur_cmd->add_option("IN", in, "input image")->required();
+    blur_cmd->add_option("OUT", out, "output image (.png or .npy)")->required();
+    blur_cmd->add_option("--sigma", sigma, "standard deviation in pixels")->required();
+    for (auto *cmd : {blur_cmd}) {
+        cmd->add_option("--std-devs", blur_opt.std_devs, "kernel half-width in sigmas")->capture_default_str();
+        cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
+        add_variant(cmd, blur_opt.variant);
+    }
+
+    auto mix_cmd = app.add_subcommand("mix", "mix of a small and a large blur: w blur(s_min) + (1 - w) blur(s_max)");
+    mix_cmd->add_option("IN", in, "input image")->required();
+    mix_cmd->add_option("OUT", out, "output image (.png or .npy)")->required();
+    mix_cmd->add_option("--sigma-min", s_min)->required();
+    mix_cmd->add_option("--sigma-max", s_max)->required();
+    auto w_opt = mix_cmd->add_option("--weight", weight, "one weight in [0, 1] for every pixel");
+    auto ws_opt = mix_cmd->add_option("--weights", weights, "weight map (rows x columns, .npy or grey PNG)");
+    w_opt->excludes(ws_opt);
+    mix_cmd->add_option("--std-devs", blur_opt.std_devs)->capture_default_str();
+    mix_cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
+    add_variant(mix_cmd, blur_opt.variant);
+
+    FitArgs fa;
+    auto fit_cmd = app.add_subcommand("fit", "fit the mixing weights (and optionally the sigmas) to a target");
+    fit_cmd->add_option("--source", fa.source, "the image to blur")->required();
+    fit_cmd->add_option("--target", fa.target, "the image to match")->required();
+    fit_cmd->add_option("--sigma-min", fa.opt.sigma_min)->required();
+    fit_cmd->add_option("--sigma-max", fa.opt.sigma_max)->required();
+    fit_cmd->add_option("--mode", fa.mode, "local (a weight per pixel) or global (one weight)")->capture_default_str();
+    fit_cmd->add_option("--iters", fa.opt.iters)->capture_default_str();
+    fit_cmd->add_option("--lr", fa.opt.adamax.lr, "Adamax learning rate")->capture_default_str();
+    fit_cmd->add_flag("--learn-sigmas", fa.opt.learn_sigmas, "fit sigma-min and sigma-max too");
+    fit_cmd->add_option("--out", fa.out, "directory for fitted image, weights.npy, sigma.npy, sigma.png");
+    fit_cmd->add_flag("--json", fa.json, "end with one line of JSON");
+    fit_cmd->add_flag("--quiet", fa.quiet, "no progress lines");
+    fit_cmd->add_option("--std-devs", fa.opt.blur.std_devs)->capture_default_str();
+    fit_cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
+    add_variant(fit_cmd, fa.opt.blur.variant);
+
+    DemoArgs demo;
+    auto demo_cmd = app.add_subcommand("demo", "the seed notebook's experiments A, B and C on its 64x64 signal");
+    demo_cmd->add_option("--out", demo.out, "directory for the pictures")->capture_default_str();
+    demo_cmd->add_option("--iters", demo.iters)->capture_default_str();
+    demo_cmd->add_flag("--json", demo.json, "one JSON line per experiment");
+    add_variant(demo_cmd, demo.variant);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e);
+    }
+    try {
+        Boundary b = parse_boundary(boundary);
+        blur_opt.boundary = b;
+        fa.opt.blur.boundary = b;
+        if (*blur_cmd) return run_blur(in, out, sigma, blur_opt);
+        if (*mix_cmd) {
+            if (!weight && weights.empty()) throw Error("mix needs --weight W or --weights MAP");
+            return run_mix(in, out, s_min, s_max, weight, weights, blur_opt);
+        }
+        if (*fit_cmd) return run_fit(fa);
+        if (*demo_cmd) return run_demo(demo);
+    } catch (const std::exception &e) {
+        std::cerr << "blurmix: error: " << e.what() << std::endl;
+        return 1;
+    }
+    return 2;
+}
