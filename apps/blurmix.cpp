@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -147,7 +148,14 @@ int main(int argc, char **argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        if (argc > 1 && argv[1][0] != '-' &&
+            std::set<std::string>{"blur", "mix", "fit", "demo"}.count(argv[1]) == 0) {
+            std::cerr << "blurmix: unknown command '" << argv[1] << "' (blur, mix, fit or demo)\n";
+        } else {
+            app.exit(e);
+        }
+        return 2;
     }
     try {
         Boundary b = parse_boundary(boundary);
