@@ -136,9 +136,9 @@ std::vector<size_t> chunk_boundaries(const Bytes &png) {
 struct RawPng {
     int width, height, bit_depth, color_type;
     int interlace = PNG_INTERLACE_NONE;
-    std::vector<Bytes> rows;
-    std::vector<png_color> palette;
-    Bytes palette_alpha;
+    std::vector<Bytes> rows = {};
+    std::vector<png_color> palette = {};
+    Bytes palette_alpha = {};
     bool has_trans_colour = false;
     png_color_16 trans_colour{};
 };
