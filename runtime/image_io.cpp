@@ -45,7 +45,7 @@ struct Input {
         // O_NONBLOCK so that a FIFO is refused below instead of blocking the open.
         int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) fail(p, "cannot open: " + errno_text(errno));
-        struct stat st;
+        struct stat st {};
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             bool dir = S_ISDIR(st.st_mode);
             ::close(fd);
