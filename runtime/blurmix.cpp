@@ -266,23 +266,53 @@ void check_fit_inputs(const Image &source, const Image &target, const FitOptions
     check_finite(target, "target");
 }
 
-FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
-    check_fit_inputs(source, target, opt);
-    const auto start = std::chrono::steady_clock::now();
-    const int w = source.width(), h = source.height();
-    const Variant &v = opt.blur.variant;
+float loss_at(const FitResult &r, int iteration) {
+    for (const LossPoint &p : r.losses) {
+        if (p.iteration == iteration) return p.loss;
+    }
+    throw Error("the loss at iteration " + std::to_string(iteration) + " was not recorded");
+}
 
-    Map init = opt.mode == Mode::local ? Map(w, h) : Map(1, 1);
+namespace {
+
+// Everything both fit loops do around the iterations.
+struct FitRecorder {
+    const FitOptions &opt;
+    FitResult &r;
+    bool reported(int it) const {
+        return it % opt.report_every == 0 || it == opt.iters - 1;
+    }
+    bool wanted(int it) const {
+        auto has = [it](const std::vector<int> &v) { return std::find(v.begin(), v.end(), it) != v.end(); };
+        return reported(it) || has(opt.snapshots) || has(opt.loss_at);
+    }
+    void record(int it, float loss, const Map &logits, float s_min, float s_max) {
+        if (!std::isfinite(loss)) {
+            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
+                        std::to_string(loss) + "); try a smaller lr");
+        }
+        r.losses.push_back({it, loss});
+        for (int s : opt.snapshots) {
+            if (s == it) r.snapshots.push_back({it, weights_of(logits)});
+        }
+        if (opt.progress && reported(it)) opt.progress({it, loss, s_min, s_max});
+    }
+};
+
+// One mix gradient and one Adamax step per iteration; the blurs and their sigma derivatives
+// recomputed each iteration when the sigmas are learned.
+// a and b are left as the blurs at the final sigmas.
+Map fit_stepwise(const Image &source, const Image &target, const FitOptions &opt, FitRecorder &rec,
+                 Image &a, Image &b, float &s_min_out, float &s_max_out) {
+    const Variant &v = opt.blur.variant;
+    Map init = opt.mode == Mode::local ? Map(source.width(), source.height()) : Map(1, 1);
     init.fill(0.f);
     AdamaxState logits(init);
     Map sigmas0(2, 1);
     sigmas0(0, 0) = opt.sigma_min;
     sigmas0(1, 0) = opt.sigma_max;
     AdamaxState sigmas(sigmas0);
-
-    FitResult r;
-    r.losses.reserve(opt.iters);
-    Image a, b, da, db;
+    Image da, db;
     if (!opt.learn_sigmas) {
         a = blur(source, opt.sigma_min, opt.blur);
         b = blur(source, opt.sigma_max, opt.blur);
@@ -294,19 +324,9 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
             std::tie(a, da) = blur_with_derivative(source, s_min, opt.blur);
             std::tie(b, db) = blur_with_derivative(source, s_max, opt.blur);
         }
-        for (int s : opt.snapshots) {
-            if (s == it) r.snapshots.push_back({it, weights_of(logits.param)});
-        }
         Gradient g = opt.learn_sigmas ? mix_gradient(a, b, logits.param, target, v, &da, &db)
                                       : mix_gradient(a, b, logits.param, target, v);
-        if (!std::isfinite(g.loss)) {
-            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
-                        std::to_string(g.loss) + "); try a smaller lr");
-        }
-        r.losses.push_back(g.loss);
-        if (opt.progress && (it % opt.report_every == 0 || it == opt.iters - 1)) {
-            opt.progress({it, g.loss, s_min, s_max});
-        }
+        rec.record(it, g.loss, logits.param, s_min, s_max);
         if (opt.mode == Mode::global) {
             grad_total(0, 0) = (float)g.d_logit_total;
             adamax_step(logits, grad_total, opt.adamax, v);
@@ -321,19 +341,81 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
             for (int i = 0; i < 2; i++) sigmas.param(i, 0) = std::max(sigmas.param(i, 0), 0.05f);
         }
     }
-    r.sigma_min = sigmas.param(0, 0);
-    r.sigma_max = sigmas.param(1, 0);
+    s_min_out = sigmas.param(0, 0);
+    s_max_out = sigmas.param(1, 0);
     if (opt.learn_sigmas) {
-        a = blur(source, r.sigma_min, opt.blur);
-        b = blur(source, r.sigma_max, opt.blur);
+        a = blur(source, s_min_out, opt.blur);
+        b = blur(source, s_max_out, opt.blur);
     }
-    r.logits = logits.param;
-    Map full = logit_view(r.logits, w, h);
-    r.weights = weights_of(full);
+    return logits.param;
+}
+
+// Fixed blurs: the fit needs only each pixel's moments (a, b, c), or their totals for a global
+// weight; fit_steps then runs the iterations between two recorded ones in one call.
+Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, FitRecorder &rec,
+              Image &a, Image &b) {
+    const Variant &v = opt.blur.variant;
+    const int w = source.width(), h = source.height();
+    a = blur(source, opt.sigma_min, opt.blur);
+    b = blur(source, opt.sigma_max, opt.blur);
+    Image moments(w, h, 3);
+    Halide::Runtime::Buffer<double, 1> totals(3);
+    auto moments_fn = lookup("fit_moments", v, &blurmix_fit_moments_cpu_manual);
+    check(moments_fn(in(a), in(b), in(target), moments, totals), "fit moments");
+    to_host(moments);
+    to_host(totals);
+    if (opt.mode == Mode::global) {
+        Image m(1, 1, 3);
+        for (int j = 0; j < 3; j++) m(0, 0, j) = (float)totals(j);
+        moments = m;
+    }
+    const float inv_n = (float)(1.0 / ((double)w * h * source.channels()));
+    Image state(moments.width(), moments.height(), 3), next(state.width(), state.height(), 3);
+    state.fill(0.f);
+    auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+    auto steps_fn = lookup("fit_steps", v, &blurmix_fit_steps_cpu_manual);
+    const AdamaxParams &p = opt.adamax;
+    for (int it = 0; it < opt.iters;) {
+        int end = it + 1;
+        while (end < opt.iters && !rec.wanted(end)) end++;
+        check(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next,
+                       loss), "fit steps");
+        to_host(loss);
+        if (rec.wanted(it)) {
+            Map logits(state.data(), state.width(), state.height());  // channel 0
+            rec.record(it, loss(), logits, opt.sigma_min, opt.sigma_max);
+        }
+        to_host(next);
+        std::swap(state, next);
+        it = end;
+    }
+    Map logits(state.width(), state.height());
+    logits.for_each_element([&](int x, int y) { logits(x, y) = state(x, y, 0); });
+    return logits;
+}
+
+}  // namespace
+
+FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
+    check_fit_inputs(source, target, opt);
+    if (opt.report_every < 1) throw Error("report_every must be at least 1");
+    const auto start = std::chrono::steady_clock::now();
+    const int w = source.width(), h = source.height();
+    FitResult r;
+    FitRecorder rec{opt, r};
+    r.sigma_min = opt.sigma_min;
+    r.sigma_max = opt.sigma_max;
+    Image a, b;
+    if (opt.fused && !opt.learn_sigmas) {
+        r.logits = fit_fused(source, target, opt, rec, a, b);
+    } else {
+        r.logits = fit_stepwise(source, target, opt, rec, a, b, r.sigma_min, r.sigma_max);
+    }
+    r.weights = weights_of(logit_view(r.logits, w, h));
     r.sigma = Map(w, h);
     r.sigma.for_each_value([&](float &s, float m) { s = m * r.sigma_min + (1.f - m) * r.sigma_max; },
                            r.weights);
-    r.fitted = mix(a, b, r.logits, v);
+    r.fitted = mix(a, b, r.logits, opt.blur.variant);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
 }

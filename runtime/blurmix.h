@@ -88,6 +88,16 @@ struct FitOptions {
     int report_every = 100;
     std::function<void(const FitProgress &)> progress;  // called every report_every iterations and at the last
     std::vector<int> snapshots;  // iterations whose weight maps are kept (before that iteration's update)
+    std::vector<int> loss_at;    // iterations whose loss is recorded besides the reported ones
+    // With fixed sigmas, run the iterations in the fused pipelines (fit_moments, fit_steps)
+    // rather than one mix gradient and one Adamax step per iteration. Both give the same
+    // trajectory; the step-by-step loop is the reference and the path for learned sigmas.
+    bool fused = true;
+};
+
+struct LossPoint {
+    int iteration;
+    float loss;
 };
 
 struct FitResult {
@@ -95,11 +105,16 @@ struct FitResult {
     Map weights;     // width x height, sigmoid of the logits
     Map sigma;       // width x height: w s_min + (1 - w) s_max
     Image fitted;    // the mix with the final weights
-    std::vector<float> losses;  // one per iteration, before its update
+    // The loss before the update of each recorded iteration: every iteration in the step-by-step
+    // loop; the reported ones, snapshots, loss_at and the last in the fused one. Ascending.
+    std::vector<LossPoint> losses;
     float sigma_min, sigma_max; // final (moved only with learn_sigmas)
     std::vector<std::pair<int, Map>> snapshots;  // (iteration, weights)
     double seconds = 0;
 };
+
+// The recorded loss at an iteration; throws if it was not recorded.
+float loss_at(const FitResult &r, int iteration);
 
 void check_fit_inputs(const Image &source, const Image &target, const FitOptions &opt);
 FitResult fit(const Image &source, const Image &target, const FitOptions &opt);

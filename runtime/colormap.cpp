@@ -206,7 +206,7 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
     int top = kPad + kTextHeight + kPad / 2;
     int bar_x = kPad + mw * s + kPad, bar_w = 8 * kTextScale;
     int bar_h = std::max(mh * s, 4 * kTextHeight);
-    int text_x = bar_x + bar_w + 3 * kTextScale;
+    int text_x = bar_x + bar_w + 5 * kTextScale;
     int ticks_w = 0;
     for (const std::string &t : ticks) ticks_w = std::max(ticks_w, text_width(t));
     int width = std::max(text_x + ticks_w, kPad + text_width(label)) + kPad;
@@ -229,7 +229,7 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
     const int tick_y[3] = {top, top + (bar_h - 1) / 2, top + bar_h - 1};
     const int text_y[3] = {top, top + (bar_h - 7 * kTextScale) / 2, top + bar_h - 7 * kTextScale};
     for (int i = 0; i < 3; i++) {
-        fill_rect(canvas, bar_x + bar_w, tick_y[i], 2 * kTextScale, 1, {0, 0, 0});
+        fill_rect(canvas, bar_x + bar_w, tick_y[i], 3 * kTextScale, 1, {0, 0, 0});
         draw_text(canvas, text_x, text_y[i], ticks[i]);
     }
     save_png(path, canvas);

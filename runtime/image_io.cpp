@@ -12,6 +12,7 @@
 #include <csetjmp>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <new>
 #include <vector>
@@ -30,15 +31,10 @@ std::string errno_text(int e) {
     return e ? std::strerror(e) : "unknown error";
 }
 
-struct FileCloser {
-    void operator()(FILE *f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<FILE, FileCloser>;
-
 // An open regular file and its size.
 struct Input {
     std::string path;
-    FilePtr file;
+    std::unique_ptr<FILE, int (*)(FILE *)> file{nullptr, std::fclose};
     uint64_t size = 0;
 
     explicit Input(const std::string &p) : path(p) {
@@ -53,9 +49,8 @@ struct Input {
         }
         file.reset(fdopen(fd, "rb"));
         if (!file) {
-            int e = errno;
             ::close(fd);
-            fail(p, "cannot open: " + errno_text(e));
+            fail(p, "cannot open: out of memory");
         }
         size = uint64_t(st.st_size);
         if (size == 0) fail(p, "file is empty");
@@ -85,22 +80,17 @@ void check_size(const std::string &path, uint64_t w, uint64_t h, uint64_t c, con
     if (samples > uint64_t(INT32_MAX)) fail(path, "image of " + dims + " is too large for a Halide buffer");
 }
 
-// Halide's Buffer does not check malloc's result; a refused allocation must
-// become an Error, not a crash.
+// Halide's Buffer does not check malloc's result; throw instead, and load()
+// turns that into an Error.
 void *checked_malloc(size_t n) {
     void *p = std::malloc(n);
     if (!p) throw std::bad_alloc();
     return p;
 }
 
-Image new_image(const std::string &path, int w, int h, int c) {
+Image new_image(int w, int h, int c) {
     Image img(static_cast<float *>(nullptr), w, h, c);
-    try {
-        img.allocate(checked_malloc, std::free);
-    } catch (const std::bad_alloc &) {
-        fail(path, "out of memory for a " + std::to_string(w) + "x" + std::to_string(h) + "x" + std::to_string(c) +
-                       " image");
-    }
+    img.allocate(checked_malloc, std::free);
     return img;
 }
 
@@ -132,20 +122,27 @@ void read_png_data(png_structp png, png_bytep dst, size_t n) {
     }
 }
 
-struct PngRead {
+// A libpng read or write struct with its info struct.
+struct Png {
+    bool writing;
     png_structp png = nullptr;
     png_infop info = nullptr;
     PngMessages messages;
 
-    explicit PngRead(const std::string &path) {
-        png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &messages, on_png_error, on_png_warning);
+    explicit Png(bool writing_) : writing(writing_) {
+        png = writing ? png_create_write_struct(PNG_LIBPNG_VER_STRING, &messages, on_png_error, on_png_warning)
+                      : png_create_read_struct(PNG_LIBPNG_VER_STRING, &messages, on_png_error, on_png_warning);
         if (png) info = png_create_info_struct(png);
         if (!info) {
-            png_destroy_read_struct(&png, nullptr, nullptr);
-            fail(path, "out of memory creating a PNG reader");
+            destroy();
+            throw std::bad_alloc();
         }
     }
-    ~PngRead() { png_destroy_read_struct(&png, &info, nullptr); }
+    ~Png() { destroy(); }
+    void destroy() {
+        if (writing) png_destroy_write_struct(&png, &info);
+        else png_destroy_read_struct(&png, &info, nullptr);
+    }
 };
 
 struct PngLayout {
@@ -154,20 +151,17 @@ struct PngLayout {
     size_t row_bytes;
 };
 
-png_uint_32 png_limit(uint64_t v) {
-    return png_uint_32(std::min<uint64_t>(v, PNG_UINT_31_MAX));
-}
-
 // Decodes into interleaved bytes. png_error longjmps into this frame, so it
 // creates nothing with a destructor; the vectors live in the caller.
-bool decode_png(PngRead &r, FILE *file, const std::string &path, const ReadLimits &limits, PngLayout &out,
+bool decode_png(Png &r, FILE *file, const std::string &path, const ReadLimits &limits, PngLayout &out,
                 std::vector<png_byte> &pixels, std::vector<png_bytep> &rows) {
     png_structp png = r.png;
     png_infop info = r.info;
     if (setjmp(png_jmpbuf(png))) return false;
     png_set_read_fn(png, file, read_png_data);
     png_set_sig_bytes(png, 8);
-    png_set_user_limits(png, png_limit(limits.max_width), png_limit(limits.max_height));
+    png_set_user_limits(png, png_uint_32(std::min<uint64_t>(limits.max_width, PNG_UINT_31_MAX)),
+                        png_uint_32(std::min<uint64_t>(limits.max_height, PNG_UINT_31_MAX)));
     png_set_chunk_cache_max(png, 1000);
     png_set_chunk_malloc_max(png, 8u << 20);
     // Damaged data must not load as a slightly wrong picture.
@@ -184,6 +178,11 @@ bool decode_png(PngRead &r, FILE *file, const std::string &path, const ReadLimit
 
     out = {png_get_image_width(png, info), png_get_image_height(png, info), png_get_channels(png, info),
            png_get_bit_depth(png, info), png_get_rowbytes(png, info)};
+    // The conversion in read_png indexes rows by these; the transforms above guarantee them.
+    if ((out.bit_depth != 8 && out.bit_depth != 16) ||
+        out.row_bytes != size_t(out.width) * out.channels * (out.bit_depth / 8)) {
+        png_error(png, "unexpected sample layout after expansion");
+    }
     check_size(path, out.width, out.height, out.channels, limits);
     pixels.resize(out.row_bytes * out.height);
     rows.resize(out.height);
@@ -199,17 +198,11 @@ Image read_png(Input &in, const ReadLimits &limits) {
     if (std::fread(signature, 1, 8, in.file.get()) != 8 || png_sig_cmp(signature, 0, 8) != 0) {
         fail(in.path, "not a PNG file");
     }
-    PngRead reader(in.path);
+    Png reader(false);
     PngLayout layout{};
     std::vector<png_byte> pixels;
     std::vector<png_bytep> rows;
-    bool ok;
-    try {
-        ok = decode_png(reader, in.file.get(), in.path, limits, layout, pixels, rows);
-    } catch (const std::bad_alloc &) {
-        fail(in.path, "out of memory decoding PNG");
-    }
-    if (!ok) {
+    if (!decode_png(reader, in.file.get(), in.path, limits, layout, pixels, rows)) {
         std::string reason = std::string("bad PNG: ") + reader.messages.error;
         if (*reader.messages.warning) reason += std::string(" (after warning: ") + reader.messages.warning + ")";
         if (reason.find("user limit") != std::string::npos) {
@@ -220,7 +213,7 @@ Image read_png(Input &in, const ReadLimits &limits) {
     }
 
     int w = int(layout.width), h = int(layout.height), c = layout.channels;
-    Image img = new_image(in.path, w, h, c);
+    Image img = new_image(w, h, c);
     bool wide = layout.bit_depth == 16;
     float full_scale = wide ? 65535.0f : 255.0f;
     for (int y = 0; y < h; y++) {
@@ -237,22 +230,6 @@ Image read_png(Input &in, const ReadLimits &limits) {
     return img;
 }
 
-struct PngWrite {
-    png_structp png = nullptr;
-    png_infop info = nullptr;
-    PngMessages messages;
-
-    explicit PngWrite(const std::string &path) {
-        png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &messages, on_png_error, on_png_warning);
-        if (png) info = png_create_info_struct(png);
-        if (!info) {
-            png_destroy_write_struct(&png, nullptr);
-            fail(path, "out of memory creating a PNG writer");
-        }
-    }
-    ~PngWrite() { png_destroy_write_struct(&png, &info); }
-};
-
 uint16_t quantise(float v, float full_scale) {
     if (!(v > 0.0f)) return 0;  // also NaN
     if (v >= 1.0f) return uint16_t(full_scale);
@@ -260,7 +237,7 @@ uint16_t quantise(float v, float full_scale) {
 }
 
 // Same longjmp rule as decode_png: nothing with a destructor in this frame.
-bool encode_png(PngWrite &w, FILE *file, const Image &img, int bit_depth, std::vector<png_byte> &row) {
+bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, std::vector<png_byte> &row) {
     static const int color_types[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                       PNG_COLOR_TYPE_RGB_ALPHA};
     png_structp png = w.png;
@@ -321,7 +298,7 @@ public:
 
     NpyHeader parse() {
         NpyHeader h;
-        bool have_descr = false, have_order = false, have_shape = false;
+        std::string seen;
         expect('{');
         while (!eat('}')) {
             std::string key = string_literal();
@@ -329,24 +306,22 @@ public:
             if (key == "descr") {
                 if (peek() != '\'' && peek() != '"') fail(path_, "structured .npy dtypes are not supported");
                 h.descr = string_literal();
-                have_descr = true;
             } else if (key == "fortran_order") {
                 h.fortran_order = boolean();
-                have_order = true;
             } else if (key == "shape") {
                 h.shape = tuple();
-                have_shape = true;
             } else {
                 bad("unknown key '" + key + "'");
             }
+            seen += "'" + key + "'";
             if (!eat(',')) {
                 expect('}');
                 break;
             }
         }
-        if (!have_descr) bad("no 'descr'");
-        if (!have_order) bad("no 'fortran_order'");
-        if (!have_shape) bad("no 'shape'");
+        for (const char *key : {"'descr'", "'fortran_order'", "'shape'"}) {
+            if (seen.find(key) == std::string::npos) bad(std::string("no ") + key);
+        }
         return h;
     }
 
@@ -396,13 +371,11 @@ private:
         expect('(');
         while (!eat(')')) {
             if (!std::isdigit(static_cast<unsigned char>(peek()))) bad("shape entries must be non-negative integers");
-            uint64_t v = 0;
-            while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
-                if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, uint64_t(text_[pos_] - '0'), &v)) {
-                    bad("shape entry too large");
-                }
-                pos_++;
-            }
+            char *end;
+            errno = 0;
+            uint64_t v = std::strtoull(text_.c_str() + pos_, &end, 10);
+            if (errno == ERANGE) bad("shape entry too large");
+            pos_ = size_t(end - text_.c_str());
             eat('L');  // Python 2 long literal, e.g. (64L, 64L)
             dims.push_back(v);
             if (!eat(',')) {
@@ -440,16 +413,11 @@ Image read_npy(Input &in, const ReadLimits &limits) {
     in.read(text.data(), header_len, "in the .npy header");
     NpyHeader h = HeaderParser(text, in.path).parse();
 
-    size_t item_size;
-    if (h.descr == "<f4") {
-        item_size = 4;
-    } else if (h.descr == "<f8") {
-        item_size = 8;
-    } else if (!h.descr.empty() && h.descr[0] == '>') {
+    size_t item_size = h.descr == "<f4" ? 4 : h.descr == "<f8" ? 8 : 0;
+    if (!item_size && h.descr[0] == '>') {
         fail(in.path, "big-endian .npy data ('" + h.descr + "') is not supported; save it as '<f4'");
-    } else {
-        fail(in.path, "unsupported .npy dtype '" + h.descr + "' (need '<f4' or '<f8')");
     }
+    if (!item_size) fail(in.path, "unsupported .npy dtype '" + h.descr + "' (need '<f4' or '<f8')");
     if (h.fortran_order) fail(in.path, ".npy array is in Fortran order; save a C-ordered array");
     const std::vector<uint64_t> &shape = h.shape;
     if (shape.size() != 2 && shape.size() != 3) {
@@ -468,7 +436,7 @@ Image read_npy(Input &in, const ReadLimits &limits) {
         fail(in.path, ".npy data is truncated: expected " + std::to_string(expected) + " bytes, found " +
                           std::to_string(in.size - data_start));
     }
-    Image img = new_image(in.path, w, h_rows, c);
+    Image img = new_image(w, h_rows, c);
     std::vector<unsigned char> row(size_t(w) * c * item_size);
     for (int y = 0; y < h_rows; y++) {
         in.read(row.data(), row.size(), "in the .npy data");
@@ -502,6 +470,25 @@ mode_t current_umask() {
     return mode_t(mask);
 }
 
+enum class Format { any, png, npy };
+
+Image load(const std::string &path, const ReadLimits &limits, Format format) {
+    Input in(path);
+    try {
+        if (format == Format::any) {
+            unsigned char magic[8];
+            size_t n = std::fread(magic, 1, sizeof magic, in.file.get());
+            std::rewind(in.file.get());
+            if (n == 8 && png_sig_cmp(magic, 0, 8) == 0) format = Format::png;
+            else if (n >= 6 && std::memcmp(magic, "\x93NUMPY", 6) == 0) format = Format::npy;
+            else fail(path, "not a PNG or .npy file");
+        }
+        return format == Format::png ? read_png(in, limits) : read_npy(in, limits);
+    } catch (const std::bad_alloc &) {
+        fail(path, "out of memory while loading");
+    }
+}
+
 }  // namespace
 
 // ---- AtomicFile -------------------------------------------------------------
@@ -528,17 +515,15 @@ FILE *AtomicFile::open(const std::string &path) {
     ::fchmod(fd, 0666 & ~current_umask());
     file_ = fdopen(fd, "wb");
     if (!file_) {
-        int e = errno;
         ::close(fd);
         discard();
-        fail(path, "cannot open for writing: " + errno_text(e));
+        fail(path, "cannot open for writing: out of memory");
     }
     return file_;
 }
 
 void AtomicFile::commit() {
     if (!file_) fail(path_, "AtomicFile::commit without an open file");
-    errno = 0;
     bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
     int e = errno;
     if (std::fclose(file_) != 0 && ok) {
@@ -561,23 +546,15 @@ void AtomicFile::commit() {
 // ---- public functions -------------------------------------------------------
 
 Image load_image(const std::string &path, const ReadLimits &limits) {
-    Input in(path);
-    unsigned char magic[8];
-    size_t n = std::fread(magic, 1, sizeof magic, in.file.get());
-    std::rewind(in.file.get());
-    if (n == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(in, limits);
-    if (n >= 6 && std::memcmp(magic, "\x93NUMPY", 6) == 0) return read_npy(in, limits);
-    fail(path, "not a PNG or .npy file");
+    return load(path, limits, Format::any);
 }
 
 Image load_png(const std::string &path, const ReadLimits &limits) {
-    Input in(path);
-    return read_png(in, limits);
+    return load(path, limits, Format::png);
 }
 
 Image load_npy(const std::string &path, const ReadLimits &limits) {
-    Input in(path);
-    return read_npy(in, limits);
+    return load(path, limits, Format::npy);
 }
 
 Map load_map(const std::string &path, const ReadLimits &limits) {
@@ -589,9 +566,7 @@ Map load_map(const std::string &path, const ReadLimits &limits) {
 }
 
 void save_image(const std::string &path, const Image &img) {
-    size_t slash = path.find_last_of('/');
-    size_t dot = path.find_last_of('.');
-    std::string ext = dot == std::string::npos || (slash != std::string::npos && dot < slash) ? "" : path.substr(dot);
+    std::string ext = std::filesystem::path(path).extension().string();
     for (char &ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     if (ext == ".png") return save_png(path, img);
     if (ext == ".npy") return save_npy(path, img);
@@ -604,8 +579,10 @@ void save_png(const std::string &path, const Image &img, int bit_depth) {
     check_saveable(path, img);
     std::vector<png_byte> row(size_t(img.dim(0).extent()) * img.dim(2).extent() * (bit_depth / 8));
     AtomicFile out(path);
-    PngWrite writer(path);
-    if (!encode_png(writer, out.file(), img, bit_depth, row)) fail(path, std::string("cannot write PNG: ") + writer.messages.error);
+    Png writer(true);
+    if (!encode_png(writer, out.file(), img, bit_depth, row)) {
+        fail(path, std::string("cannot write PNG: ") + writer.messages.error);
+    }
     out.commit();
 }
 

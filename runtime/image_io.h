@@ -54,8 +54,8 @@ void check_finite(const Image &img, const std::string &what);
 
 // Writes a file so that readers see either the old content or the complete new
 // one: data goes to "path.tmp-XXXXXX" in the same directory and is renamed
-// onto path by commit(). Destroying an uncommitted AtomicFile removes the
-// temporary. Errors throw Error naming the final path.
+// onto path by commit(). Destroying an uncommitted AtomicFile, or opening it
+// again, removes the temporary. Errors throw Error naming the final path.
 class AtomicFile {
 public:
     AtomicFile() = default;

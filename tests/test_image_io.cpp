@@ -316,7 +316,7 @@ TEST_CASE("Maps round trip through npy and load from grey PNG", "[image_io][npy]
 
 // ---- npy headers written by other tools ----
 
-TEST_CASE("npy headers: versions, key order, spacing, '<f8'", "[image_io][npy]") {
+TEST_CASE("npy headers of versions 1 to 3 in any key order and spacing", "[image_io][npy]") {
     TempDir dir;
     std::string path = dir.file("h.npy");
 
@@ -355,7 +355,7 @@ TEST_CASE("npy headers: versions, key order, spacing, '<f8'", "[image_io][npy]")
 
 // ---- PNG kinds made with libpng directly ----
 
-TEST_CASE("PNG kinds: palette, low-bit grey, tRNS, interlaced, 16-bit grey+alpha", "[image_io][png]") {
+TEST_CASE("PNG kinds written by libpng load pixel for pixel", "[image_io][png]") {
     TempDir dir;
     std::string path = dir.file("kind.png");
 
@@ -497,7 +497,7 @@ TEST_CASE("Truncated PNGs are refused at every cut", "[image_io][png][errors]") 
     CHECK_THAT(load_error(path), Contains("unexpected end of file"));
 }
 
-TEST_CASE("Single-byte changes anywhere in a PNG are refused, not crashes", "[image_io][png][errors]") {
+TEST_CASE("Single-byte changes anywhere in a PNG are refused and do not crash", "[image_io][png][errors]") {
     TempDir dir;
     Bytes whole = sample_png(dir);
     std::string path = dir.file("flip.png");
@@ -685,6 +685,9 @@ TEST_CASE("check_finite names the first bad value in row-major order", "[image_i
     img(3, 0, 1) = 1.0f;
     img(0, 1, 1) = std::numeric_limits<float>::infinity();
     CHECK(error_of([&] { check_finite(img, "x"); }) == "x: Inf at row 1, column 0, channel 1");
+
+    img(0, 1, 0) = std::numeric_limits<float>::quiet_NaN();
+    CHECK(error_of([&] { check_finite(img, "x"); }) == "x: NaN at row 1, column 0, channel 0");
 }
 
 // ---- pictures ----
@@ -715,7 +718,7 @@ int count(const Image &img, Pixel colour, int x0, int x1) {
 
 }  // namespace
 
-TEST_CASE("Colour-mapped PNG shows the map, a colour bar and text", "[colormap]") {
+TEST_CASE("Colour-mapped PNG shows the map and a labelled colour bar", "[colormap]") {
     TempDir dir;
     const Pixel dark{68, 1, 84}, middle{33, 145, 140}, bright{253, 231, 37}, white{255, 255, 255}, black{0, 0, 0};
     Map map(16, 8);
