@@ -61,9 +61,9 @@ int run_demo(const DemoArgs &args) {
 
     if (args.json) {
         std::cout << nlohmann::json{{"experiment", "A"}, {"mse", a.mse}}.dump() << "\n"
-                  << nlohmann::json{{"experiment", "B"}, {"loss_final", b.fit.losses.back()},
+                  << nlohmann::json{{"experiment", "B"}, {"loss_final", b.fit.losses.back().loss},
                                     {"weight", b.weight}, {"recovered_sigma", b.recovered_sigma}}.dump() << "\n"
-                  << nlohmann::json{{"experiment", "C"}, {"loss_final", c.fit.losses.back()},
+                  << nlohmann::json{{"experiment", "C"}, {"loss_final", c.fit.losses.back().loss},
                                     {"sigma_left_mean", c.sigma_left_mean},
                                     {"sigma_right_mean", c.sigma_right_mean}}.dump()
                   << std::endl;

@@ -53,8 +53,8 @@ nlohmann::json fit_json(const FitResult &r, const FitOptions &opt) {
     nlohmann::json j = {
         {"mode", opt.mode == Mode::local ? "local" : "global"},
         {"iters", opt.iters},
-        {"loss_initial", r.losses.front()},
-        {"loss_final", r.losses.back()},
+        {"loss_initial", r.losses.front().loss},
+        {"loss_final", r.losses.back().loss},
         {"weight_mean", wsum / n},
         {"sigma_mean", ssum / n},
         {"sigma_min", r.sigma_min},

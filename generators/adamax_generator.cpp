@@ -24,7 +24,7 @@ public:
     void generate() {
         // Algorithm
         AdamaxState s{param(x, y), exp_avg(x, y), exp_inf(x, y)};
-        AdamaxState n = adamax(s, grad(x, y), step, lr, beta1, beta2, eps);
+        AdamaxState n = adamax(s, grad(x, y), adamax_rate(step, lr, beta1), beta1, beta2, eps);
         param_out(x, y) = n.param;
         exp_avg_out(x, y) = n.exp_avg;
         exp_inf_out(x, y) = n.exp_inf;

@@ -208,15 +208,65 @@ struct AdamaxState {
     Expr param, exp_avg, exp_inf;
 };
 
-inline AdamaxState adamax(AdamaxState s, Expr grad, Expr step, Expr lr, Expr beta1, Expr beta2,
-                          Expr eps) {
-    Expr clr = cast<float>(cast<double>(lr) /
-                           (Expr(1.0) - pow(cast<double>(beta1), cast<double>(step))));
+inline Expr adamax_rate(Expr step, Expr lr, Expr beta1) {
+    return cast<float>(cast<double>(lr) / (Expr(1.0) - pow(cast<double>(beta1), cast<double>(step))));
+}
+
+// clr is adamax_rate(step, lr, beta1), passed in so that a loop over steps can tabulate it.
+inline AdamaxState adamax(AdamaxState s, Expr grad, Expr clr, Expr beta1, Expr beta2, Expr eps) {
     AdamaxState n;
     n.exp_avg = s.exp_avg * beta1 + grad * (1.f - beta1);
     n.exp_inf = max(s.exp_inf * beta2, abs(grad) + eps);
     n.param = s.param - clr * (n.exp_avg / n.exp_inf);
     return n;
 }
+
+}  // namespace blurmix
+
+namespace blurmix {
+
+// With the blurs fixed, each pixel's loss is a quadratic in its weight m: with D = A - B and
+// R = B - T summed over channels, sum_c (m D + R)^2 = a m^2 + 2 b m + c, a = sum D^2,
+// b = sum D R, c = sum R^2. A fit then needs only (a, b, c) per pixel, or their totals for one
+// global weight: the same formulas hold with the totals.
+inline Func moments(Func a, Func b, Func target, Expr channels) {
+    Var x("x"), y("y"), j("j");
+    RDom rc(0, channels, "rc");
+    Expr d = a(x, y, rc) - b(x, y, rc), r = b(x, y, rc) - target(x, y, rc);
+    Func m("moments");
+    m(x, y, j) = 0.f;
+    m(x, y, j) += select(j == 0, d * d, j == 1, d * r, r * r);
+    return m;
+}
+
+struct MomentTotals {
+    Func rows;    // (j, y) per-row sums
+    Func totals;  // (j) in double
+};
+
+inline MomentTotals moment_totals(Func moments, Expr width, Expr height) {
+    Var y("y"), j("j");
+    RDom rx(0, width, "rx");
+    MomentTotals t;
+    t.rows = Func("moment_rows");
+    t.rows(j, y) = 0.f;
+    t.rows(j, y) += moments(rx, y, j);
+    RDom ry(0, height, "ry");
+    t.totals = Func("moment_totals");
+    t.totals(j) = cast<double>(0);
+    t.totals(j) += cast<double>(t.rows(j, ry));
+    return t;
+}
+
+// The loss term and d loss / d logit of one pixel (or of the image, from totals), inv_n = 1 / N.
+inline Expr moment_loss(Expr a, Expr b, Expr c, Expr m) { return (a * m + 2.f * b) * m + c; }
+
+inline Expr moment_grad(Expr a, Expr b, Expr m, Expr inv_n) {
+    return (2.f * inv_n) * (a * m + b) * (m * (1.f - m));
+}
+
+// sigmoid through Halide's polynomial fast_exp (about 2^-18 relative error), which vectorizes
+// cleanly; the clamp keeps it away from overflow, where sigmoid is 0 or 1 in float anyway.
+inline Expr fast_sigmoid(Expr l) { return 1.f / (1.f + fast_exp(-clamp(l, -80.f, 80.f))); }
 
 }  // namespace blurmix

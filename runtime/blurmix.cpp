@@ -370,8 +370,11 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
         moments = m;
     }
     const float inv_n = (float)(1.0 / ((double)w * h * source.channels()));
-    Image state(moments.width(), moments.height(), 3), next(state.width(), state.height(), 3);
-    state.fill(0.f);
+    // The first call reads the zero state through zero strides. Not in place: the loss output
+    // reads the starting state, which the pipeline may schedule after writing the new one.
+    float zeros[3] = {0.f, 0.f, 0.f};
+    halide_dimension_t zero_dims[3] = {{0, moments.width(), 0}, {0, moments.height(), 0}, {0, 3, 1}};
+    Image state(zeros, 3, zero_dims), next(moments.width(), moments.height(), 3);
     auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
     auto steps_fn = lookup("fit_steps", v, &blurmix_fit_steps_cpu_manual);
     const AdamaxParams &p = opt.adamax;
@@ -382,11 +385,11 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
                        loss), "fit steps");
         to_host(loss);
         if (rec.wanted(it)) {
-            Map logits(state.data(), state.width(), state.height());  // channel 0
-            rec.record(it, loss(), logits, opt.sigma_min, opt.sigma_max);
+            rec.record(it, loss(), state.sliced(2, 0), opt.sigma_min, opt.sigma_max);
         }
         to_host(next);
         std::swap(state, next);
+        if (it == 0) next = Image(moments.width(), moments.height(), 3);
         it = end;
     }
     Map logits(state.width(), state.height());
@@ -411,10 +414,12 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
     } else {
         r.logits = fit_stepwise(source, target, opt, rec, a, b, r.sigma_min, r.sigma_max);
     }
-    r.weights = weights_of(logit_view(r.logits, w, h));
+    r.weights = Map(w, h);
     r.sigma = Map(w, h);
-    r.sigma.for_each_value([&](float &s, float m) { s = m * r.sigma_min + (1.f - m) * r.sigma_max; },
-                           r.weights);
+    auto maps_fn = lookup("fit_maps", opt.blur.variant, &blurmix_fit_maps_cpu_manual);
+    check(maps_fn(logit_view(r.logits, w, h), r.sigma_min, r.sigma_max, r.weights, r.sigma), "fit maps");
+    to_host(r.weights);
+    to_host(r.sigma);
     r.fitted = mix(a, b, r.logits, opt.blur.variant);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;

@@ -1,0 +1,111 @@
+// bench_fit: times the fits of the fit-speed issue against the PyTorch seed loop, in one run.
+//   bench_fit [--torch PYTHON] [--quick]
+// Cases: 64x64 local and global x 1000 (the seed's B and C), 2048x2048 local x 100, 512x512
+// local with learned sigmas x 100. Each blurmix case is timed with halide_benchmark.h (best of
+// several runs, warm); the PyTorch anchor (apps/bench/seed_torch.py) runs in a subprocess when a
+// python3 with torch is found, and prints its own seconds.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "blurmix.h"
+#include "halide_benchmark.h"
+
+using namespace blurmix;
+
+namespace {
+
+Image noise(int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g;
+    Image im(n, n, 1);
+    im.for_each_value([&](float &v) { v = g(rng); });
+    return im;
+}
+
+// The seed's case C target: left half blurred with sigma 4, right half with 7.
+Image left_right_target(const Image &x) {
+    Map left(x.width(), x.height());
+    left.for_each_element([&](int i, int j) { left(i, j) = i < x.width() / 2 ? 1.f : 0.f; });
+    return mix(blur(x, 4.f), blur(x, 7.f), logits_of(left));
+}
+
+struct Torch {
+    double cached = -1, reblur = -1;  // seconds for the fit loop
+};
+
+// Runs the anchor for one size; returns the local (C) fit seconds, scaled to `iters`.
+std::map<std::string, Torch> run_torch(const std::string &python, const std::string &script, int n, int iters) {
+    std::string cmd = python + " " + script + " --size " + std::to_string(n) + " --iters " + std::to_string(iters) + " 2>/dev/null";
+    std::map<std::string, Torch> out;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) return out;
+    char line[4096];
+    while (fgets(line, sizeof line, p)) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.contains("seconds")) continue;
+        Torch &t = out[j["exp"].get<std::string>()];
+        (j["cached_blurs"].get<bool>() ? t.cached : t.reblur) = j["seconds"].get<double>();
+    }
+    pclose(p);
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"bench_fit: blurmix fits against the PyTorch seed loop"};
+    std::string python = "python3", script = BLURMIX_TORCH_ANCHOR;
+    bool quick = false;
+    app.add_option("--torch", python, "python with torch for the anchor ('' to skip)")->capture_default_str();
+    app.add_flag("--quick", quick, "small sizes only (a smoke test)");
+    CLI11_PARSE(app, argc, argv);
+
+    struct Case {
+        std::string name;
+        int n, iters;
+        Mode mode;
+        bool learn;
+        int torch_iters;  // the anchor's iterations; its time is scaled to `iters`
+    };
+    std::vector<Case> cases = {
+        {"64x64 local x1000", 64, 1000, Mode::local, false, 1000},
+        {"64x64 global x1000", 64, 1000, Mode::global, false, 1000},
+        {"2048x2048 local x100", 2048, 100, Mode::local, false, 5},
+        {"512x512 local, learned sigmas x100", 512, 100, Mode::local, true, 20},
+    };
+    if (quick) cases = {{"64x64 local x100", 64, 100, Mode::local, false, 0}};
+
+    std::printf("| case | blurmix ms | PyTorch cached ms | PyTorch re-blur ms | vs cached | vs re-blur |\n");
+    std::printf("|---|---|---|---|---|---|\n");
+    for (const Case &c : cases) {
+        Image x = noise(c.n, 1337), target = left_right_target(x);
+        if (c.mode == Mode::global) target = blur(x, 3.f);
+        FitOptions opt;
+        opt.mode = c.mode;
+        opt.iters = c.iters;
+        opt.learn_sigmas = c.learn;
+        opt.sigma_min = 3.f;
+        opt.sigma_max = 9.f;
+        double ms = 1e3 * Halide::Tools::benchmark([&] { fit(x, target, opt); },
+                                                   {0.1, c.n >= 512 ? 2.0 : 0.5, 3}).wall_time;
+        Torch t;
+        if (!python.empty() && c.torch_iters > 0) {
+            auto r = run_torch(python, script, c.n, c.torch_iters);
+            auto it = r.find(c.mode == Mode::local ? "C_local" : "B_global");
+            if (it != r.end()) {
+                double scale = (double)c.iters / c.torch_iters;
+                t.cached = it->second.cached * scale * 1e3;
+                t.reblur = it->second.reblur * scale * 1e3;
+            }
+        }
+        auto cell = [](double v) { return v < 0 ? std::string("-") : std::to_string(v).substr(0, 8); };
+        auto ratio = [&](double v) { return v < 0 ? std::string("-") : std::to_string(v / ms).substr(0, 6) + "x"; };
+        std::printf("| %s | %.3f | %s | %s | %s | %s |\n", c.name.c_str(), ms, cell(t.cached).c_str(),
+                    cell(t.reblur).c_str(), ratio(t.cached).c_str(), ratio(t.reblur).c_str());
+        std::fflush(stdout);
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+// The maps a fit reports: weights m = sigmoid(logit) and the recovered sigma
+// m s_min + (1 - m) s_max, per pixel (a global logit arrives with zero strides).
+#include "algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class FitMapsGenerator : public Generator<FitMapsGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+
+    Input<Buffer<float, 2>> logit{"logit"};
+    Input<float> sigma_min{"sigma_min"};
+    Input<float> sigma_max{"sigma_max"};
+    Output<Buffer<float, 2>> weight{"weight"};
+    Output<Buffer<float, 2>> sigma{"sigma"};
+
+    void generate() {
+        // Algorithm
+        Expr m = 1.f / (1.f + exp(-logit(x, y)));
+        weight(x, y) = m;
+        sigma(x, y) = m * sigma_min + (1.f - m) * sigma_max;
+
+        // Estimates
+        logit.dim(0).set_stride(Expr());
+        logit.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+        weight.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+        sigma.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+        sigma_min.set_estimate(3.f);
+        sigma_max.set_estimate(9.f);
+
+        // Schedule
+        if (using_autoscheduler() || schedule == Schedule::naive) return;
+        const int vec = natural_vector_size<float>();
+        for (Func f : {Func(weight), Func(sigma)}) {
+            f.split(y, yo, yi, 16, TailStrategy::GuardWithIf).parallel(yo)
+                .vectorize(x, vec, TailStrategy::GuardWithIf);
+        }
+        Func(sigma).compute_with(weight, x);
+        Func(weight).specialize(logit.dim(0).stride() == 1);
+    }
+
+private:
+    Var x{"x"}, y{"y"}, yo{"yo"}, yi{"yi"};
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::FitMapsGenerator, fit_maps)

@@ -1,0 +1,93 @@
+// The fused fit with fixed blurs: `steps` Adamax iterations of every pixel's logit at once, each
+// pixel on its own trajectory (the 1/N of the mean is a known constant), state in registers.
+// Also the loss at the starting state, the true mean over the image, for progress reports.
+// A global fit runs the same pipeline on a 1x1 image of the moments' totals.
+#include "algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class FitStepsGenerator : public Generator<FitStepsGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+    // Vectors of pixels stepped together: a step is one long dependency chain (exp, two
+    // divisions), so several independent vectors in flight hide its latency.
+    GeneratorParam<int> lanes{"lanes", 4};
+
+    Input<Buffer<float, 3>> moments_in{"moments"};  // (x, y, 3): a, b, c
+    Input<Buffer<float, 3>> state_in{"state"};      // (x, y, 3): logit, exp_avg, exp_inf
+    Input<int> first_step{"first_step"};            // steps already done
+    Input<int> steps{"steps"};
+    Input<float> lr{"lr"};
+    Input<float> beta1{"beta1"};
+    Input<float> beta2{"beta2"};
+    Input<float> eps{"eps"};
+    Input<float> inv_n{"inv_n"};
+    Output<Buffer<float, 3>> state_out{"state_out"};
+    Output<Buffer<float, 0>> loss{"loss"};  // at state_in
+
+    void generate() {
+        // Algorithm
+        Expr a = moments_in(x, y, 0), b = moments_in(x, y, 1);
+        RDom r(0, steps, "r");
+        // The state carries m = sigmoid(logit) too, so each step evaluates one exp.
+        Func state("fit_state");  // not "state": that names the input
+        Expr p0 = state_in(x, y, 0);
+        state(x, y) = Tuple(p0, state_in(x, y, 1), state_in(x, y, 2), fast_sigmoid(p0));
+        Expr m = state(x, y)[3];
+        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
+        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
+        AdamaxState next = adamax({state(x, y)[0], state(x, y)[1], state(x, y)[2]},
+                                  moment_grad(a, b, m, inv_n), rate(r), beta1, beta2, eps);
+        state(x, y) = Tuple(next.param, next.exp_avg, next.exp_inf, fast_sigmoid(next.param));
+        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+
+        Func pixel_loss("pixel_loss");
+        pixel_loss(x, y) = moment_loss(a, b, moments_in(x, y, 2), fast_sigmoid(state_in(x, y, 0)));
+        MapTotal total = map_total(pixel_loss, state_in.width(), state_in.height(), "loss_total");
+        loss() = cast<float>(total.total() * cast<double>(inv_n));
+
+        // The first call of a fit passes its zero state with zero strides.
+        state_in.dim(0).set_stride(Expr());
+
+        // Estimates
+        moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        first_step.set_estimate(0);
+        steps.set_estimate(100);
+        lr.set_estimate(0.1f);
+        beta1.set_estimate(0.9f);
+        beta2.set_estimate(0.999f);
+        eps.set_estimate(1e-8f);
+        inv_n.set_estimate(1e-6f);
+
+        // Schedule
+        if (using_autoscheduler()) return;
+        state_out.bound(j, 0, 3);
+        rate.compute_root();
+        if (schedule == Schedule::naive) {
+            state.compute_root();
+            total.rows.compute_root();
+            return;
+        }
+        // Each vector of pixels runs all its steps with the state in registers (the step loop
+        // inside the vector loop); rows in parallel. A 1x1 global fit takes the scalar path.
+        const int vec = natural_vector_size<float>();
+        state_out.reorder(j, x, y).unroll(j)
+            .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
+            .vectorize(x, vec * lanes, TailStrategy::GuardWithIf);
+        state_out.specialize(state_in.dim(0).stride() == 1);
+        state.compute_at(state_out, x).vectorize(x);
+        state.update().reorder(r, x).vectorize(x);
+        total.rows.compute_root().parallel(y);
+        total.rows.update().atomic().vectorize(total.rows.rvars(0)[0], vec);
+    }
+
+private:
+    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, yo{"yo"}, yi{"yi"};
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::FitStepsGenerator, fit_steps)

@@ -1,0 +1,107 @@
+// The fit: the fused pipelines against the step-by-step loop, progress reports, and learned
+// sigmas moving toward the ones that made the target.
+#include <catch2/catch.hpp>
+
+#include "blurmix.h"
+#include "test_util.h"
+
+namespace {
+
+blurmix::Image left_right_target(const blurmix::Image &src, float left, float right) {
+    blurmix::Map mask(src.width(), src.height());
+    mask.for_each_element([&](int x, int y) { mask(x, y) = x < src.width() / 2 ? 1.f : 0.f; });
+    return blurmix::mix(blurmix::blur(src, left), blurmix::blur(src, right), blurmix::logits_of(mask));
+}
+
+}  // namespace
+
+TEST_CASE("fused and step-by-step fits agree", "[fit]") {
+    for (int channels : {1, 3}) {
+        for (blurmix::Mode mode : {blurmix::Mode::local, blurmix::Mode::global}) {
+            blurmix::Image src = test::random_image(45, 38, channels, 40 + channels);
+            blurmix::Image target = left_right_target(src, 2.f, 4.f);
+            blurmix::FitOptions opt;
+            opt.mode = mode;
+            opt.sigma_min = 1.5f;
+            opt.sigma_max = 5.f;
+            opt.iters = 300;
+            opt.report_every = 50;
+            opt.loss_at = {1, 2, 3, 7, 150};
+            opt.fused = true;
+            blurmix::FitResult fused = blurmix::fit(src, target, opt);
+            opt.fused = false;
+            blurmix::FitResult step = blurmix::fit(src, target, opt);
+            INFO("channels " << channels << (mode == blurmix::Mode::local ? " local" : " global"));
+            REQUIRE(step.losses.size() == 300);
+            for (const blurmix::LossPoint &p : fused.losses) {
+                INFO("iteration " << p.iteration);
+                CHECK(p.loss == Approx(blurmix::loss_at(step, p.iteration)).epsilon(2e-3));
+            }
+            for (int it : {0, 1, 2, 3, 7, 50, 100, 150, 250, 299}) CHECK_NOTHROW(blurmix::loss_at(fused, it));
+            // One global weight cannot split the halves; a weight per pixel can.
+            const float drop = mode == blurmix::Mode::local ? 0.1f : 0.9f;
+            CHECK(fused.losses.back().loss < drop * fused.losses.front().loss);
+            double worst = 0;
+            fused.weights.for_each_element([&](int x, int y) {
+                worst = std::max(worst, (double)std::abs(fused.weights(x, y) - step.weights(x, y)));
+            });
+            CHECK(worst < 2e-3);
+            CHECK(test::max_abs_diff(fused.fitted, step.fitted) < 1e-3);
+        }
+    }
+}
+
+TEST_CASE("progress is reported every report_every iterations and at the last", "[fit]") {
+    blurmix::Image src = test::random_image(20, 20, 1, 3);
+    blurmix::Image target = blurmix::blur(src, 2.f);
+    for (bool fused : {true, false}) {
+        blurmix::FitOptions opt;
+        opt.sigma_min = 1.f;
+        opt.sigma_max = 3.f;
+        opt.iters = 250;
+        opt.fused = fused;
+        std::vector<int> seen;
+        opt.progress = [&](const blurmix::FitProgress &p) {
+            seen.push_back(p.iteration);
+            CHECK(std::isfinite(p.loss));
+        };
+        blurmix::fit(src, target, opt);
+        CHECK(seen == std::vector<int>{0, 100, 200, 249});
+    }
+}
+
+TEST_CASE("learned sigmas move toward the sigmas that made the target", "[fit]") {
+    blurmix::Image src = test::random_image(64, 48, 1, 77);
+    blurmix::Image target = left_right_target(src, 2.f, 6.f);
+    blurmix::FitOptions opt;
+    opt.sigma_min = 3.f;
+    opt.sigma_max = 4.5f;
+    opt.iters = 300;
+    opt.learn_sigmas = true;
+    blurmix::FitResult r = blurmix::fit(src, target, opt);
+    INFO("learned " << r.sigma_min << " " << r.sigma_max);
+    CHECK(r.sigma_min < 2.5f);
+    CHECK(r.sigma_min > 1.5f);
+    CHECK(r.sigma_max > 5.5f);
+    CHECK(r.sigma_max < 6.5f);
+    // With the bounds found, the weights split the halves.
+    double left = 0, right = 0;
+    r.weights.for_each_element([&](int x, int y) { (x < 32 ? left : right) += r.weights(x, y); });
+    CHECK(left / (32 * 48) > 0.8);
+    CHECK(right / (32 * 48) < 0.2);
+    CHECK(r.losses.back().loss < 0.05f * r.losses.front().loss);
+}
+
+TEST_CASE("a diverging fit stops with a message", "[fit]") {
+    blurmix::Image src = test::random_image(16, 16, 1, 5);
+    blurmix::Image target = src.copy();
+    target(3, 3, 0) = 1e30f;  // finite, but its square is not in float
+    blurmix::FitOptions opt;
+    opt.sigma_min = 1.f;
+    opt.sigma_max = 2.f;
+    opt.iters = 10;
+    for (bool fused : {true, false}) {
+        opt.fused = fused;
+        CHECK_THROWS_WITH(blurmix::fit(src, target, opt), Catch::Contains("diverged at iteration 0"));
+    }
+}
