@@ -279,6 +279,7 @@ namespace {
 struct FitRecorder {
     const FitOptions &opt;
     FitResult &r;
+    bool stop(int it) const { return it > 0 && opt.should_stop && opt.should_stop(); }
     bool reported(int it) const {
         return it % opt.report_every == 0 || it == opt.iters - 1;
     }
@@ -319,6 +320,7 @@ Map fit_stepwise(const Image &source, const Image &target, const FitOptions &opt
     }
     Map grad_total(1, 1), grad_sigmas(2, 1);
     for (int it = 0; it < opt.iters; it++) {
+        if (rec.stop(it)) break;
         const float s_min = sigmas.param(0, 0), s_max = sigmas.param(1, 0);
         if (opt.learn_sigmas) {
             std::tie(a, da) = blur_with_derivative(source, s_min, opt.blur);
@@ -340,6 +342,7 @@ Map fit_stepwise(const Image &source, const Image &target, const FitOptions &opt
             // The kernel needs sigma > 0; a step that would cross it stops just short.
             for (int i = 0; i < 2; i++) sigmas.param(i, 0) = std::max(sigmas.param(i, 0), 0.05f);
         }
+        rec.r.iterations = it + 1;
     }
     s_min_out = sigmas.param(0, 0);
     s_max_out = sigmas.param(1, 0);
@@ -379,6 +382,7 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
     auto steps_fn = lookup("fit_steps", v, &blurmix_fit_steps_cpu_manual);
     const AdamaxParams &p = opt.adamax;
     for (int it = 0; it < opt.iters;) {
+        if (rec.stop(it)) break;
         int end = it + 1;
         while (end < opt.iters && !rec.wanted(end)) end++;
         check(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next,
@@ -390,7 +394,7 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
         to_host(next);
         std::swap(state, next);
         if (it == 0) next = Image(moments.width(), moments.height(), 3);
-        it = end;
+        rec.r.iterations = it = end;
     }
     Map logits(state.width(), state.height());
     logits.for_each_element([&](int x, int y) { logits(x, y) = state(x, y, 0); });

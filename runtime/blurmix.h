@@ -89,6 +89,9 @@ struct FitOptions {
     std::function<void(const FitProgress &)> progress;  // called every report_every iterations and at the last
     std::vector<int> snapshots;  // iterations whose weight maps are kept (before that iteration's update)
     std::vector<int> loss_at;    // iterations whose loss is recorded besides the reported ones
+    // Asked between iterations (between fused runs of them); true stops the fit there, and
+    // the result holds the state reached (FitResult::iterations < iters).
+    std::function<bool()> should_stop;
     // With fixed sigmas, run the iterations in the fused pipelines (fit_moments, fit_steps)
     // rather than one mix gradient and one Adamax step per iteration. Both give the same
     // trajectory; the step-by-step loop is the reference and the path for learned sigmas.
@@ -109,6 +112,7 @@ struct FitResult {
     // loop; the reported ones, snapshots, loss_at and the last in the fused one. Ascending.
     std::vector<LossPoint> losses;
     float sigma_min, sigma_max; // final (moved only with learn_sigmas)
+    int iterations = 0;         // updates done: iters, or fewer when should_stop ended the fit
     std::vector<std::pair<int, Map>> snapshots;  // (iteration, weights)
     double seconds = 0;
 };

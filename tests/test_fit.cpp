@@ -105,3 +105,25 @@ TEST_CASE("a diverging fit stops with a message", "[fit]") {
         CHECK_THROWS_WITH(blurmix::fit(src, target, opt), Catch::Contains("diverged at iteration 0"));
     }
 }
+
+TEST_CASE("should_stop ends the fit between iterations with a usable result", "[fit]") {
+    blurmix::Image src = test::random_image(24, 20, 1, 9);
+    blurmix::Image target = blurmix::blur(src, 2.f);
+    for (bool fused : {true, false}) {
+        blurmix::FitOptions opt;
+        opt.sigma_min = 1.f;
+        opt.sigma_max = 3.f;
+        opt.iters = 1000;
+        opt.fused = fused;
+        int asked = 0;
+        opt.should_stop = [&] { return ++asked > 3; };
+        blurmix::FitResult r = blurmix::fit(src, target, opt);
+        INFO((fused ? "fused" : "step by step") << ": stopped after " << r.iterations);
+        CHECK(r.iterations > 0);
+        CHECK(r.iterations < 1000);
+        CHECK(r.weights.width() == 24);
+        CHECK(std::isfinite(r.weights(3, 3)));
+        opt.should_stop = nullptr;
+        CHECK(blurmix::fit(src, target, opt).iterations == 1000);
+    }
+}
