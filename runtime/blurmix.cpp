@@ -401,6 +401,45 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
     return logits;
 }
 
+// Learned sigmas, local mode: each iteration is one call of fit_sigma_step, which recomputes
+// both blurs and their sigma derivatives and updates the logits and the sigmas together.
+Map fit_sigma_fused(const Image &source, const Image &target, const FitOptions &opt,
+                    FitRecorder &rec, Image &a, Image &b, float &s_min_out, float &s_max_out) {
+    const Variant &v = opt.blur.variant;
+    const int w = source.width(), h = source.height();
+    float zeros[3] = {0.f, 0.f, 0.f};
+    halide_dimension_t zero_dims[3] = {{0, w, 0}, {0, h, 0}, {0, 3, 1}};
+    Image state(zeros, 3, zero_dims), next(w, h, 3);
+    Map sigmas(2, 3), sigmas_next(2, 3);
+    sigmas.fill(0.f);
+    sigmas(0, 0) = opt.sigma_min;
+    sigmas(1, 0) = opt.sigma_max;
+    auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+    auto fn = lookup("fit_sigma_step", v, &blurmix_fit_sigma_step_cpu_manual);
+    const AdamaxParams &p = opt.adamax;
+    for (int it = 0; it < opt.iters; it++) {
+        if (rec.stop(it)) break;
+        check(fn(in(source), in(target), state, sigmas(0, 0), sigmas(1, 0), sigmas, it + 1, p.lr, p.beta1, p.beta2, p.eps,
+                 opt.blur.std_devs, (int)opt.blur.boundary, next, sigmas_next, loss),
+              "fit sigma step");
+        to_host(loss);
+        to_host(sigmas_next);
+        rec.record(it, loss(), state.sliced(2, 0), sigmas(0, 0), sigmas(1, 0));
+        to_host(next);
+        std::swap(state, next);
+        std::swap(sigmas, sigmas_next);
+        if (it == 0) next = Image(w, h, 3);
+        rec.r.iterations = it + 1;
+    }
+    s_min_out = sigmas(0, 0);
+    s_max_out = sigmas(1, 0);
+    a = blur(source, s_min_out, opt.blur);
+    b = blur(source, s_max_out, opt.blur);
+    Map logits(w, h);
+    logits.for_each_element([&](int x, int y) { logits(x, y) = state(x, y, 0); });
+    return logits;
+}
+
 }  // namespace
 
 FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
@@ -415,6 +454,8 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
     Image a, b;
     if (opt.fused && !opt.learn_sigmas) {
         r.logits = fit_fused(source, target, opt, rec, a, b);
+    } else if (opt.fused && opt.mode == Mode::local) {
+        r.logits = fit_sigma_fused(source, target, opt, rec, a, b, r.sigma_min, r.sigma_max);
     } else {
         r.logits = fit_stepwise(source, target, opt, rec, a, b, r.sigma_min, r.sigma_max);
     }

@@ -92,9 +92,10 @@ struct FitOptions {
     // Asked between iterations (between fused runs of them); true stops the fit there, and
     // the result holds the state reached (FitResult::iterations < iters).
     std::function<bool()> should_stop;
-    // With fixed sigmas, run the iterations in the fused pipelines (fit_moments, fit_steps)
-    // rather than one mix gradient and one Adamax step per iteration. Both give the same
-    // trajectory; the step-by-step loop is the reference and the path for learned sigmas.
+    // Run the iterations in the fused pipelines rather than one mix gradient and one Adamax
+    // step per iteration: with fixed sigmas fit_moments and fit_steps, with learned sigmas in
+    // local mode one fit_sigma_step per iteration. Both give the same trajectory; the
+    // step-by-step loop is the reference (and the path for learned sigmas in global mode).
     bool fused = true;
 };
 

@@ -70,10 +70,41 @@ TEST_CASE("progress is reported every report_every iterations and at the last", 
     }
 }
 
+TEST_CASE("fused and step-by-step fits with learned sigmas agree", "[fit]") {
+    blurmix::Image src = test::random_image(33, 27, 2, 78);
+    blurmix::Image target = left_right_target(src, 2.f, 6.f);
+    blurmix::FitOptions opt;
+    opt.sigma_min = 3.f;
+    opt.sigma_max = 4.5f;
+    opt.iters = 60;
+    opt.learn_sigmas = true;
+    for (blurmix::Boundary bd : {blurmix::Boundary::zero, blurmix::Boundary::mirror}) {
+        opt.blur.boundary = bd;
+        opt.fused = true;
+        blurmix::FitResult fused = blurmix::fit(src, target, opt);
+        opt.fused = false;
+        blurmix::FitResult step = blurmix::fit(src, target, opt);
+        INFO("boundary " << blurmix::boundary_name(bd));
+        REQUIRE(fused.losses.size() == 60);
+        REQUIRE(step.losses.size() == 60);
+        for (int it = 0; it < 60; it++) {
+            INFO("iteration " << it);
+            CHECK(fused.losses[it].loss == Approx(step.losses[it].loss).epsilon(2e-3));
+        }
+        CHECK(fused.sigma_min == Approx(step.sigma_min).epsilon(1e-3));
+        CHECK(fused.sigma_max == Approx(step.sigma_max).epsilon(1e-3));
+        CHECK(fused.sigma_min < opt.sigma_min - 0.3f);  // moved
+        CHECK(test::max_abs_diff(fused.fitted, step.fitted) < 1e-3);
+    }
+}
+
 TEST_CASE("learned sigmas move toward the sigmas that made the target", "[fit]") {
     blurmix::Image src = test::random_image(64, 48, 1, 77);
     blurmix::Image target = left_right_target(src, 2.f, 6.f);
+    for (bool fused : {true, false}) {
+    INFO((fused ? "fused" : "step by step"));
     blurmix::FitOptions opt;
+    opt.fused = fused;
     opt.sigma_min = 3.f;
     opt.sigma_max = 4.5f;
     opt.iters = 300;
@@ -90,6 +121,7 @@ TEST_CASE("learned sigmas move toward the sigmas that made the target", "[fit]")
     CHECK(left / (32 * 48) > 0.8);
     CHECK(right / (32 * 48) < 0.2);
     CHECK(r.losses.back().loss < 0.05f * r.losses.front().loss);
+    }
 }
 
 TEST_CASE("a diverging fit stops with a message", "[fit]") {

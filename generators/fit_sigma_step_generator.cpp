@@ -1,0 +1,125 @@
+// One iteration of a local fit that learns the sigmas, fused: both blurs and their sigma
+// derivatives at the current sigmas, the loss, the gradients of the per-pixel logits and of the
+// two sigmas, and the Adamax updates of both, in one pipeline (the seed recomputes the blurs
+// through autograd every iteration).
+#include "algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class FitSigmaStepGenerator : public Generator<FitSigmaStepGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+
+    Input<Buffer<float, 3>> source{"source"};
+    Input<Buffer<float, 3>> target{"target_image"};
+    Input<Buffer<float, 3>> logit_state{"logit_state"};  // (x, y, 3): logit, exp_avg, exp_inf
+    // The current sigmas, as scalars: a blur's radius follows its sigma, and an RDom's extent
+    // may not be read from a buffer. They equal sigma_state(0, 0) and sigma_state(1, 0).
+    Input<float> sigma_min{"sigma_min"};
+    Input<float> sigma_max{"sigma_max"};
+    Input<Buffer<float, 2>> sigma_state{"sigma_state"};  // (2, 3): sigma_min/max x the same
+    Input<int> step{"step"};                             // 1 at the first update
+    Input<float> lr{"lr"};
+    Input<float> beta1{"beta1"};
+    Input<float> beta2{"beta2"};
+    Input<float> eps{"eps"};
+    Input<float> std_devs{"std_devs"};
+    Input<int> boundary{"boundary"};
+    Output<Buffer<float, 3>> logit_state_out{"logit_state_out"};
+    Output<Buffer<float, 2>> sigma_state_out{"sigma_state_out"};
+    Output<Buffer<float, 0>> loss{"loss"};  // before the update
+
+    void generate() {
+        // Algorithm
+        Expr w = source.width(), h = source.height(), ch = source.channels();
+        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min");
+        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max");
+        Func logit("logit");
+        logit(x, y) = logit_state(x, y, 0);
+        Mix m = mix(a.output, b.output, logit, target, w, h, ch);
+        SigmaGrad s = sigma_grad(m, a.d_output, b.d_output, w, h, ch);
+        loss() = m.loss();
+
+        Expr rate = adamax_rate(step, lr, beta1);
+        AdamaxState l = adamax({logit_state(x, y, 0), logit_state(x, y, 1), logit_state(x, y, 2)},
+                               m.d_logit(x, y), rate, beta1, beta2, eps);
+        logit_state_out(x, y, j) = mux(j, {l.param, l.exp_avg, l.exp_inf});
+
+        Func d_sigma("d_sigma");
+        d_sigma(i) = select(i == 0, s.d_sigma_min(), s.d_sigma_max());
+        AdamaxState t = adamax({sigma_state(i, 0), sigma_state(i, 1), sigma_state(i, 2)},
+                               d_sigma(i), rate, beta1, beta2, eps);
+        // The kernel needs sigma > 0: a step that would cross it stops just short.
+        sigma_state_out(i, j) = mux(j, {max(t.param, 0.05f), t.exp_avg, t.exp_inf});
+
+        // The first iteration passes its zero state with zero strides.
+        logit_state.dim(0).set_stride(Expr());
+
+        // Estimates
+        const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
+        source.set_estimates(image);
+        target.set_estimates(image);
+        logit_state.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        sigma_state.set_estimates({{0, 2}, {0, 3}});
+        logit_state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        sigma_state_out.set_estimates({{0, 2}, {0, 3}});
+        step.set_estimate(1);
+        sigma_min.set_estimate(3.f);
+        sigma_max.set_estimate(9.f);
+        lr.set_estimate(0.1f);
+        beta1.set_estimate(0.9f);
+        beta2.set_estimate(0.999f);
+        eps.set_estimate(1e-8f);
+        std_devs.set_estimate(2.f);
+        boundary.set_estimate(kZero);
+
+        // Schedule
+        if (using_autoscheduler()) return;
+        logit_state_out.bound(j, 0, 3);
+        sigma_state_out.bound(i, 0, 2).bound(j, 0, 3);
+        std::vector<Func> images = {a.vertical, a.d_vertical, a.output, a.d_output,
+                                    b.vertical, b.d_vertical, b.output, b.d_output};
+        for (Blur *k : {&a, &b}) {
+            for (Func f : {k->taps.sum, k->taps.w, k->taps.m2, k->taps.dw}) f.compute_root();
+        }
+        d_sigma.compute_root();
+        if (schedule == Schedule::naive) {
+            for (Func f : images) f.compute_root();
+            m.row_loss.compute_root();
+            s.rows.compute_root();
+            return;
+        }
+        // Each blur image once at root (rows in parallel, x vectorized, taps folded): the
+        // images feed the loss, the logit gradient and the sigma gradients, so they are stored
+        // rather than recomputed. The sums go by rows, vectorized across lanes.
+        const int vec = natural_vector_size<float>();
+        for (Func f : images) {
+            f.compute_root().split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
+                .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
+            f.update().split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
+                .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
+            for (Stage st : {Stage(f), f.update()}) {
+                st.specialize(boundary == kZero);
+                st.specialize(boundary == kClamp);
+            }
+        }
+        logit_state_out.reorder(j, x, y).unroll(j)
+            .split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
+            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        logit_state_out.specialize(logit_state.dim(0).stride() == 1);
+        m.d_weight.compute_at(logit_state_out, x).vectorize(x);
+        m.d_weight.update().vectorize(x);
+        for (Func rows : {m.row_loss, s.rows}) {
+            rows.compute_root().parallel(rows.args().back());
+            rows.update().atomic().vectorize(rows.rvars(0)[0], vec);
+        }
+    }
+
+private:
+    Var x{"x"}, y{"y"}, c{"c"}, i{"i"}, j{"j"}, yo{"yo"}, yi{"yi"};
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::FitSigmaStepGenerator, fit_sigma_step)
