@@ -106,6 +106,35 @@ TEST_CASE("driver: fit writes its outputs and ends with JSON", "[driver]") {
     CHECK(sigma(3, 4) == Approx(j["recovered_sigma"].get<double>()).epsilon(1e-5));
 }
 
+TEST_CASE("driver: fit takes RGB PNG pictures and writes a PNG back", "[driver]") {
+    TempDir d;
+    // A picture with structure at several scales, in 16-bit RGB.
+    blurmix::Image photo(48, 40, 3);
+    photo.for_each_element([&](int x, int y, int c) {
+        photo(x, y, c) = 0.5f + 0.4f * std::sin(0.3f * x + 0.7f * c) * std::cos(0.21f * y) +
+                         0.05f * ((x * 7 + y * 13 + c * 5) % 11) / 11.f;
+    });
+    blurmix::Map split(48, 40);
+    split.for_each_element([&](int x, int y) { split(x, y) = y < 20 ? 1.f : 0.f; });
+    blurmix::Image target = blurmix::mix(blurmix::blur(photo, 1.f), blurmix::blur(photo, 4.f), blurmix::logits_of(split));
+    blurmix::save_png(d / "photo.png", photo, 16);
+    blurmix::save_png(d / "target.png", target, 16);
+    Run r = run_driver("fit --source " + d / "photo.png" + " --target " + d / "target.png" +
+                       " --sigma-min 1 --sigma-max 4 --iters 400 --out " + d / "fit" + " --json", d.path);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1));
+    CHECK(j["loss_final"].get<double>() < j["loss_initial"].get<double>() / 20);
+    blurmix::Image fitted = blurmix::load_image(d / "fit/fitted.png");
+    CHECK(fitted.channels() == 3);
+    CHECK(fitted.width() == 48);
+    blurmix::Map sigma = blurmix::load_map(d / "fit/sigma.npy");
+    double top = 0, bottom = 0;
+    sigma.for_each_element([&](int x, int y) { (y < 20 ? top : bottom) += sigma(x, y); });
+    CHECK(top / (48 * 20) < 2.0);
+    CHECK(bottom / (48 * 20) > 3.0);
+}
+
 TEST_CASE("driver: demo prints the seed's numbers as JSON", "[driver]") {
     TempDir d;
     Run r = run_driver("demo --json --out " + d / "demo", d.path);
