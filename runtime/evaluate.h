@@ -1,0 +1,50 @@
+// How well the min/max mix and K-scale stacks recover a known spatially varying blur: the target
+// is the exact local blur of a signal by a sigma map; each method is fitted to it and scored.
+// Used by `blurmix eval` and by the demo's experiment D.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scales.h"
+
+namespace blurmix {
+
+// Recovered sigma against the truth over one region of the map: the pixels that share one true
+// sigma (when the map has at most 16 distinct values), or the whole map (sigma NaN) otherwise.
+struct RegionError {
+    float sigma;         // the true sigma of the region
+    long pixels;
+    double mean;         // mean recovered sigma
+    double mae;          // mean absolute error of the recovered sigma
+};
+std::vector<RegionError> region_errors(const Map &truth, const Map &recovered);
+
+struct MethodReport {
+    std::string name;    // "min/max" or "K-scale"
+    int scales;          // 2 for min/max
+    FitResult fit;
+    double mse;          // mean squared residual of the fitted render against the target
+    double sigma_mae;    // over the whole map
+    std::vector<RegionError> regions;
+};
+
+struct Evaluation {
+    Image target;        // the exact local blur
+    double target_seconds;
+    std::vector<MethodReport> methods;  // min/max first, then one per entry of scales
+};
+
+// base carries s_min, s_max, iters, lr, blur options and variant, progress (called with each
+// method's progress; set per method by the caller through progress_for when given).
+Evaluation evaluate(const Image &signal, const Map &sigma, const FitOptions &base,
+                    const std::vector<int> &scales, const ScaleOptions &so,
+                    const std::function<void(const std::string &, FitOptions &)> &progress_for = {});
+
+// The demo's experiment D: the seed's signal and case C's halves (left sigma 4, right sigma 7),
+// but the target is the exact local blur; fitted by min/max (3, 9) and by K = 4 and 7 stacks.
+Map experiment_d_sigma(int width, int height);
+Evaluation experiment_d(const Image &signal, const FitOptions &base, const std::vector<int> &scales = {4, 7},
+                        const std::function<void(const std::string &, FitOptions &)> &progress_for = {});
+
+}  // namespace blurmix
