@@ -142,7 +142,8 @@ int main(int argc, char **argv) {
     fit_cmd->add_option("--sigma-max", fa.opt.sigma_max)->required();
     fit_cmd->add_option("--mode", fa.mode, "local (a weight per pixel) or global (one weight)")->capture_default_str();
     fit_cmd->add_option("--iters", fa.opt.iters)->capture_default_str();
-    fit_cmd->add_option("--lr", fa.opt.adamax.lr, "Adamax learning rate")->capture_default_str();
+    auto lr_opt = fit_cmd->add_option("--lr", fa.opt.adamax.lr, "Adamax learning rate (0.3 with --scales or --smooth)")
+                      ->capture_default_str();
     fit_cmd->add_flag("--learn-sigmas", fa.opt.learn_sigmas, "fit sigma-min and sigma-max too");
     fit_cmd->add_option("--out", fa.out, "directory for fitted image, weights.npy, sigma.npy, sigma.png");
     fit_cmd->add_flag("--json", fa.json, "end with one line of JSON");
@@ -186,6 +187,7 @@ int main(int argc, char **argv) {
             if (!weight && weights.empty()) throw Error("mix needs --weight W or --weights MAP");
             return run_mix(in, out, s_min, s_max, weight, weights, blur_opt);
         }
+        if (*fit_cmd && fa.scales.used() && lr_opt->count() == 0) fa.opt.adamax.lr = kScaleFitLr;
         if (*fit_cmd) return run_fit(fa);
         if (*demo_cmd) return run_demo(demo);
         if (*eval_cmd) return run_eval(eval_args);

@@ -66,14 +66,16 @@ CLI::App *add_eval_command(CLI::App &app, EvalArgs &a) {
     cmd->add_option("--sigma-max", a.sigma_max, "largest scale (default: 1.25 x the map's largest sigma)");
     cmd->add_option("--scales", a.scales, "one or more K for the stacks")->capture_default_str()->expected(1, 8);
     cmd->add_option("--spacing", a.scale_args.spacing, "even or geometric")->capture_default_str();
-    a.scale_args.smooth = 3e-3f;
+    a.scale_args.smooth = 1e-3f;
     cmd->add_option("--smooth", a.scale_args.smooth, "smoothness weight of the stacks' fits (0: none)")
         ->capture_default_str();
     cmd->add_option("--smooth-kind", a.scale_args.smooth_kind, "tv or quadratic")->capture_default_str();
     cmd->add_option("--smooth-iters", a.scale_args.smooth_iters,
                     "iterations with the penalty before the free fit (default: half of --iters)");
     cmd->add_option("--iters", a.opt.iters)->capture_default_str();
-    cmd->add_option("--lr", a.opt.adamax.lr, "Adamax learning rate")->capture_default_str();
+    cmd->add_option("--lr", a.opt.adamax.lr, "Adamax learning rate of the min/max fit")->capture_default_str();
+    cmd->add_option("--scale-lr", a.scale_lr, "Adamax learning rate of the stacks' fits")->capture_default_str();
+    cmd->add_option("--repeat", a.repeat, "runs of each fit; the time reported is the best")->capture_default_str();
     cmd->add_option("--std-devs", a.opt.blur.std_devs)->capture_default_str();
     cmd->add_option("--boundary", a.boundary, "zero, clamp or mirror")->capture_default_str();
     cmd->add_option("--device", a.opt.blur.variant.device)->capture_default_str();
@@ -156,6 +158,7 @@ nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
                            {"mse_ratio", ev.methods[0].mse / m.mse}});
     }
     return {{"sigma_min", a.opt.sigma_min}, {"sigma_max", a.opt.sigma_max}, {"iters", a.opt.iters},
+            {"lr", a.opt.adamax.lr}, {"scale_lr", a.scale_lr}, {"repeat", a.repeat},
             {"spacing", a.scale_args.spacing}, {"smooth", a.scale_args.smooth},
             {"smooth_kind", a.scale_args.smooth_kind}, {"smooth_iters", a.scale_args.smooth_iters},
             {"target_seconds", ev.target_seconds}, {"methods", methods}};
@@ -214,7 +217,10 @@ int run_eval(EvalArgs &a) {
             std::fprintf(text, "%-8s iteration %5d  loss %.6e\n", name.c_str(), p.iteration, p.loss);
         };
     };
-    Evaluation ev = evaluate(signal, truth, opt, a.scales, so, progress_for);
+    if (!(a.scale_lr > 0.f) || !std::isfinite(a.scale_lr)) {
+        throw Error("scale-lr must be a positive number, not " + std::to_string(a.scale_lr));
+    }
+    Evaluation ev = evaluate(signal, truth, opt, a.scales, so, a.scale_lr, progress_for, a.repeat);
 
     print_eval_table(text, ev);
     if (!a.out.empty()) {

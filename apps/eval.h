@@ -35,6 +35,8 @@ struct EvalArgs {
     std::vector<int> scales = {7};
     std::string boundary = "zero";
     bool json = false, quiet = false;
+    float scale_lr = kScaleFitLr;
+    int repeat = 1;
     ScaleArgs scale_args;
     FitOptions opt;
 };

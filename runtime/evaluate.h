@@ -35,15 +35,18 @@ struct Evaluation {
     std::vector<MethodReport> methods;  // min/max first, then one per entry of scales
 };
 
-// base carries s_min, s_max, iters, lr, blur options and variant, progress (called with each
-// method's progress; set per method by the caller through progress_for when given).
+// base carries s_min, s_max, iters, lr (of the min/max fit), blur options and variant; the
+// stacks' fits use scale_lr. progress_for, when given, may set each method's progress callback.
+// Each fit runs repeat times; the result is the last, the time the best.
 Evaluation evaluate(const Image &signal, const Map &sigma, const FitOptions &base,
-                    const std::vector<int> &scales, const ScaleOptions &so,
-                    const std::function<void(const std::string &, FitOptions &)> &progress_for = {});
+                    const std::vector<int> &scales, const ScaleOptions &so, float scale_lr = kScaleFitLr,
+                    const std::function<void(const std::string &, FitOptions &)> &progress_for = {},
+                    int repeat = 1);
 
 // The demo's experiment D: the seed's signal and case C's halves (left sigma 4, right sigma 7),
 // but the target is the exact local blur; fitted by min/max (3, 9) as the seed does, and by K = 4
-// and 7 stacks (geometric), with total variation 3e-3 for the first half of the iterations.
+// and 7 stacks (geometric, lr kScaleFitLr), with total variation 1e-3 for the first half of the
+// iterations.
 // Each pixel's own loss has several minima in its scale (a blurred pixel's value is not monotone
 // in sigma), and without the penalty many pixels settle in a wrong one (K = 7: 4.69 and 6.78
 // instead of 4 and 7); the penalty first fits a smooth map, then the pixels are refined alone.
