@@ -306,3 +306,23 @@ TEST_CASE("experiment D: a 7-scale stack recovers the true local blur", "[scales
     // min/max is the seed's case C over again: it cannot reach 4 from 3 and 9.
     CHECK(std::abs(mm.regions[0].mean - 4) > 0.5);
 }
+
+TEST_CASE("every built variant of the stack's render and gradient matches the reference", "[scales]") {
+    const int w = 29, h = 11;
+    blurmix::Image src = test::random_image(w, h, 3, 80), target = test::random_image(w, h, 3, 81);
+    auto sigmas = blurmix::scale_sigmas(1.f, 5.f, 5, blurmix::Spacing::even);
+    blurmix::Stack stack = blurmix::scale_stack(src, sigmas);
+    std::vector<ref::Array> st = stack_ref(ref::from(src), sigmas);
+    blurmix::Map z = random_map(w, h, -3.f, 3.f, 82);
+    ref::Grid zg = ref::grid(z);
+    blurmix::ScaleGradient expect = blurmix::scale_mix_gradient(stack, z, target, {blurmix::Penalty::tv, 0.1f});
+    for (const blurmix::Variant &v : blurmix::built_variants()) {
+        if (!test::runs_here(v)) continue;
+        INFO(blurmix::to_string(v));
+        CHECK(test::max_abs_diff(blurmix::scale_mix(stack, z, v), ref::scale_mix(st, zg)) < 2e-6);
+        blurmix::ScaleGradient g = blurmix::scale_mix_gradient(stack, z, target, {blurmix::Penalty::tv, 0.1f}, v);
+        CHECK(g.loss == Approx(ref::mse(ref::scale_mix(st, zg), ref::from(target))).epsilon(1e-5));
+        CHECK(g.penalty == Approx(ref::penalty(zg, 1, 0.1)).epsilon(1e-4));
+        CHECK(max_abs_diff(g.d_z, expect.d_z) < 1e-6);
+    }
+}
