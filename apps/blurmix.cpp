@@ -12,6 +12,7 @@
 #include "blurmix.h"
 #include "colormap.h"
 #include "driver.h"
+#include "eval.h"
 #include "experiments.h"
 
 using namespace blurmix;
@@ -61,6 +62,7 @@ struct FitArgs {
     std::string mode = "local";
     bool json = false, quiet = false;
     FitOptions opt;
+    ScaleArgs scales;
 };
 
 int run_fit(FitArgs &args) {
@@ -68,12 +70,14 @@ int run_fit(FitArgs &args) {
     opt.mode = parse_mode(args.mode);
     Image source = load_image(args.source), target = load_image(args.target);
     check_fit_inputs(source, target, opt);
+    if (args.scales.used()) check_scale_options(opt, args.scales.options());
     if (!args.out.empty()) prepare_output_dir(args.out);
     if (!args.quiet) {
         opt.progress = [](const FitProgress &p) { print_progress(p); };
     }
-    FitResult r = fit(source, target, opt);
+    FitResult r = args.scales.used() ? fit_scales(source, target, opt, args.scales.options()) : fit(source, target, opt);
     if (!args.out.empty()) {
+        if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.logits, args.scales.options().scales));
         const bool png_in = is_png(args.source);
         save_image(args.out + (png_in ? "/fitted.png" : "/fitted.npy"), r.fitted);
         save_npy(args.out + "/weights.npy", r.weights);
@@ -81,7 +85,11 @@ int run_fit(FitArgs &args) {
         save_colormap_png(args.out + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
                           std::max(r.sigma_min, r.sigma_max), "sigma");
     }
-    if (args.json) std::cout << fit_json(r, opt).dump() << std::endl;
+    if (args.json) {
+        nlohmann::json j = fit_json(r, opt);
+        if (args.scales.used()) add_scale_json(j, args.scales, opt);
+        std::cout << j.dump() << std::endl;
+    }
     return 0;
 }
 
@@ -102,7 +110,12 @@ int main(int argc, char **argv) {
     auto blur_cmd = app.add_subcommand("blur", "Gaussian blur of an image (PNG or .npy)");
     blur_cmd->add_option("IN", in, "input image")->required();
     blur_cmd->add_option("OUT", out, "output image (.png or .npy)")->required();
-    blur_cmd->add_option("--sigma", sigma, "standard deviation in pixels")->required();
+    auto sigma_opt = blur_cmd->add_option("--sigma", sigma, "standard deviation in pixels");
+    std::string sigma_map;
+    ScaleArgs blur_scales;
+    blur_cmd->add_option("--sigma-map", sigma_map, "a sigma per pixel (rows x columns): the exact local blur")
+        ->excludes(sigma_opt);
+    add_scale_options(blur_cmd, blur_scales, false);
     for (auto *cmd : {blur_cmd}) {
         cmd->add_option("--std-devs", blur_opt.std_devs, "kernel half-width in sigmas")->capture_default_str();
         cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
@@ -129,7 +142,8 @@ int main(int argc, char **argv) {
     fit_cmd->add_option("--sigma-max", fa.opt.sigma_max)->required();
     fit_cmd->add_option("--mode", fa.mode, "local (a weight per pixel) or global (one weight)")->capture_default_str();
     fit_cmd->add_option("--iters", fa.opt.iters)->capture_default_str();
-    fit_cmd->add_option("--lr", fa.opt.adamax.lr, "Adamax learning rate")->capture_default_str();
+    auto lr_opt = fit_cmd->add_option("--lr", fa.opt.adamax.lr, "Adamax learning rate (0.3 with --scales or --smooth)")
+                      ->capture_default_str();
     fit_cmd->add_flag("--learn-sigmas", fa.opt.learn_sigmas, "fit sigma-min and sigma-max too");
     fit_cmd->add_option("--out", fa.out, "directory for fitted image, weights.npy, sigma.npy, sigma.png");
     fit_cmd->add_flag("--json", fa.json, "end with one line of JSON");
@@ -137,6 +151,10 @@ int main(int argc, char **argv) {
     fit_cmd->add_option("--std-devs", fa.opt.blur.std_devs)->capture_default_str();
     fit_cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
     add_variant(fit_cmd, fa.opt.blur.variant);
+    add_scale_options(fit_cmd, fa.scales, true);
+
+    EvalArgs eval_args;
+    auto eval_cmd = add_eval_command(app, eval_args);
 
     DemoArgs demo;
     auto demo_cmd = app.add_subcommand("demo", "the seed notebook's experiments A, B and C on its 64x64 signal");
@@ -150,8 +168,8 @@ int main(int argc, char **argv) {
     } catch (const CLI::ParseError &e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
         if (argc > 1 && argv[1][0] != '-' &&
-            std::set<std::string>{"blur", "mix", "fit", "demo"}.count(argv[1]) == 0) {
-            std::cerr << "blurmix: unknown command '" << argv[1] << "' (blur, mix, fit or demo)\n";
+            std::set<std::string>{"blur", "mix", "fit", "demo", "eval"}.count(argv[1]) == 0) {
+            std::cerr << "blurmix: unknown command '" << argv[1] << "' (blur, mix, fit, demo or eval)\n";
         } else {
             app.exit(e);
         }
@@ -161,13 +179,18 @@ int main(int argc, char **argv) {
         Boundary b = parse_boundary(boundary);
         blur_opt.boundary = b;
         fa.opt.blur.boundary = b;
+        if (*blur_cmd && !sigma_map.empty()) return run_local_blur(in, out, sigma_map, blur_scales, blur_opt);
+        if (*blur_cmd && blur_scales.scales > 0) throw Error("--scales needs --sigma-map");
+        if (*blur_cmd && sigma_opt->count() == 0) throw Error("blur needs --sigma S or --sigma-map MAP");
         if (*blur_cmd) return run_blur(in, out, sigma, blur_opt);
         if (*mix_cmd) {
             if (!weight && weights.empty()) throw Error("mix needs --weight W or --weights MAP");
             return run_mix(in, out, s_min, s_max, weight, weights, blur_opt);
         }
+        if (*fit_cmd && fa.scales.used() && lr_opt->count() == 0) fa.opt.adamax.lr = kScaleFitLr;
         if (*fit_cmd) return run_fit(fa);
         if (*demo_cmd) return run_demo(demo);
+        if (*eval_cmd) return run_eval(eval_args);
     } catch (const std::exception &e) {
         std::cerr << "blurmix: error: " << e.what() << std::endl;
         return 1;

@@ -4,6 +4,7 @@
 
 #include "colormap.h"
 #include "driver.h"
+#include "eval.h"
 #include "experiments.h"
 
 namespace blurmix {
@@ -59,16 +60,32 @@ int run_demo(const DemoArgs &args) {
     save_panel_png(args.out + "/c_recovery.png", tiles, 0.f, 1.f);
     save_colormap_png(args.out + "/c_sigma.png", c.fit.sigma, 3.f, 9.f, "sigma");
 
+    // D: case C with the target from the exact local blur, by min/max and by K = 4 and 7 stacks.
+    base.snapshots = {};
+    Evaluation d = experiment_d(signal, base, {4, 7}, [&](const std::string &name, FitOptions &o) {
+        o.progress = progress(name == "min/max" ? "D min/max" : name == "K=4" ? "D K=4" : "D K=7");  // static names
+    });
+    std::fprintf(text, "D: exact local blur, left sigma 4 and right sigma 7, fitted with scales from 3 to 9:\n");
+    print_eval_table(text, d);
+    save_eval_pictures(args.out, "d_", d, experiment_d_sigma(signal.width(), signal.height()), 3.f, 9.f);
+
     if (args.json) {
+        nlohmann::json dj = {{"experiment", "D"}};
+        for (const MethodReport &m : d.methods) {
+            dj[m.name] = {{"mse", m.mse}, {"sigma_left_mean", m.regions[0].mean},
+                          {"sigma_right_mean", m.regions[1].mean}, {"sigma_left_mae", m.regions[0].mae},
+                          {"sigma_right_mae", m.regions[1].mae}, {"seconds", m.fit.seconds}};
+        }
         std::cout << nlohmann::json{{"experiment", "A"}, {"mse", a.mse}}.dump() << "\n"
                   << nlohmann::json{{"experiment", "B"}, {"loss_final", b.fit.losses.back().loss},
                                     {"weight", b.weight}, {"recovered_sigma", b.recovered_sigma}}.dump() << "\n"
                   << nlohmann::json{{"experiment", "C"}, {"loss_final", c.fit.losses.back().loss},
                                     {"sigma_left_mean", c.sigma_left_mean},
-                                    {"sigma_right_mean", c.sigma_right_mean}}.dump()
-                  << std::endl;
+                                    {"sigma_right_mean", c.sigma_right_mean}}.dump() << "\n"
+                  << dj.dump() << std::endl;
     }
-    std::fprintf(text, "pictures in %s/: a_mix.png, c_recovery.png, c_sigma.png\n", args.out.c_str());
+    std::fprintf(text, "pictures in %s/: a_mix.png, c_recovery.png, c_sigma.png, d_eval*.png, d_sigma_*.png, "
+                       "d_error_*.png\n", args.out.c_str());
     return 0;
 }
 

@@ -470,4 +470,10 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
     return r;
 }
 
+void *find_pipeline(const std::string &pipeline, const Variant &v) {
+    return (void *)lookup(pipeline, v, (void (*)())nullptr);
+}
+
+void check_pipeline(int rc, const std::string &what) { check(rc, what); }
+
 }  // namespace blurmix

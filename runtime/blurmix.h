@@ -124,4 +124,9 @@ float loss_at(const FitResult &r, int iteration);
 void check_fit_inputs(const Image &source, const Image &target, const FitOptions &opt);
 FitResult fit(const Image &source, const Image &target, const FitOptions &opt);
 
+// For the runtime's other files (scales.cpp): a generated library by pipeline name and variant
+// (refused as lookup does), and a pipeline's return code turned into an Error with Halide's message.
+void *find_pipeline(const std::string &pipeline, const Variant &v);
+void check_pipeline(int rc, const std::string &what);
+
 }  // namespace blurmix

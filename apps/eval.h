@@ -1,0 +1,52 @@
+// The driver's parts for the local blur and the K-scale stack: `blur --sigma-map`, the scale
+// options of `fit`, and `eval`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "evaluate.h"
+
+namespace blurmix {
+
+// fit's options for the stack; scales 0 (not given) keeps the min/max method unless a smoothness
+// weight is given, which uses the 2-scale stack (the same method, with the penalty).
+struct ScaleArgs {
+    int scales = 0;
+    std::string spacing = "geometric", smooth_kind = "tv";
+    float smooth = 0.f;
+    int smooth_iters = -1;
+    bool used() const { return scales > 0 || smooth > 0.f; }
+    ScaleOptions options() const;
+};
+void add_scale_options(CLI::App *cmd, ScaleArgs &args, bool with_smoothness);
+// fit's JSON with the stack's fields added.
+void add_scale_json(nlohmann::json &j, const ScaleArgs &args, const FitOptions &opt);
+
+// blur IN OUT --sigma-map MAP [--scales K]: the exact local blur, or its K-scale approximation.
+int run_local_blur(const std::string &in_path, const std::string &out_path, const std::string &map_path,
+                   const ScaleArgs &scales, const BlurOptions &opt);
+
+struct EvalArgs {
+    std::string signal, sigma_map, out;
+    float sigma_min = 0, sigma_max = 0;  // 0: 0.75 x the map's smallest, 1.25 x its largest
+    std::vector<int> scales = {7};
+    std::string boundary = "zero";
+    bool json = false, quiet = false;
+    float scale_lr = kScaleFitLr;
+    int repeat = 1;
+    ScaleArgs scale_args;
+    FitOptions opt;
+};
+CLI::App *add_eval_command(CLI::App &app, EvalArgs &args);
+int run_eval(EvalArgs &args);
+// PREFIXeval.png (true blur and fits), PREFIXeval_sigma.png, PREFIXeval_error.png (grey panels) and
+// PREFIXsigma_*.png, PREFIXerror_*.png (colour maps) in dir.
+void save_eval_pictures(const std::string &dir, const std::string &prefix, const Evaluation &ev, const Map &truth,
+                        float s_min, float s_max);
+// The table that eval prints.
+void print_eval_table(FILE *text, const Evaluation &ev);
+
+}  // namespace blurmix

@@ -1,0 +1,169 @@
+// The spatially varying blur and the K-scale stack, as pure Halide definitions shared by their
+// forward and gradient generators (kept apart from algorithm.h so that the min/max method's
+// definitions stay as they are). Nothing here schedules.
+#pragma once
+
+#include "algorithm.h"
+
+namespace blurmix {
+
+// The exact spatially varying Gaussian blur (the seed's blur2d_local_sphere): each output pixel p
+// its own sigma s_p, taps g_p(t) = exp(-t^2 / (2 s_p^2)) for |t| <= R with one half-width R for
+// the whole image, from the largest sigma of the map (radius_sigma), and
+//   out(p) = sum_{|dx|,|dy| <= R} g_p(dx) g_p(dy) in(p + d) / (sum_{|t| <= R} g_p(t))^2.
+// The kernel is a product in dx and dy, but its sigma belongs to the output pixel, so a vertical
+// pass could not be shared between the pixels of a row: the sum is taken directly in 2-D,
+// (2R+1)^2 taps a pixel. Zero padding (or clamp / mirror) as extend() gives.
+struct LocalBlur {
+    Func input;          // the input extended by the boundary rule
+    Func taps;           // (x, y, t): the normalized 1-D taps of pixel (x, y)
+    Func tap_sum;        // (x, y): the normalizer of g
+    Func column;         // (x, y, c, dx): sum_dy w(dy) in(x + dx, y + dy)
+    Func output;         // (x, y, c)
+    Expr radius;
+};
+
+inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr radius_sigma,
+                            Expr std_devs, Expr boundary) {
+    Var x("x"), y("y"), c("c"), t("t"), dx("dx");
+    LocalBlur b;
+    b.radius = half_width(radius_sigma, std_devs);
+    b.input = extend(in, width, height, boundary, "local_input");
+    // The sigma map repeated past its edges: vectorized loops may compute a few pixels beyond
+    // the image, whose results are dropped.
+    Func sigma_ext = BoundaryConditions::repeat_edge(sigma, {{0, width}, {0, height}});
+    Func g("local_g");
+    Expr s = sigma_ext(x, y);
+    g(x, y, t) = exp(-cast<float>(t * t) / (2 * s * s));
+    RDom rt(-b.radius, 2 * b.radius + 1, "local_rt");
+    b.tap_sum = Func("local_tap_sum");
+    b.tap_sum(x, y) = 0.f;
+    b.tap_sum(x, y) += g(x, y, rt);
+    b.taps = Func("local_taps");
+    b.taps(x, y, t) = g(x, y, t) / b.tap_sum(x, y);
+    // The taps are symmetric: w(0) f(0) + sum_{t>0} w(t) (f(-t) + f(t)) halves the multiplies.
+    RDom r1(1, b.radius, "local_r1");
+    b.column = Func("local_column");
+    b.column(x, y, c, dx) = b.taps(x, y, 0) * b.input(x + dx, y, c);
+    b.column(x, y, c, dx) += b.taps(x, y, r1) * (b.input(x + dx, y - r1, c) + b.input(x + dx, y + r1, c));
+    b.output = Func("local_blur");
+    b.output(x, y, c) = b.taps(x, y, 0) * b.column(x, y, c, 0);
+    RDom r2(1, b.radius, "local_r2");
+    b.output(x, y, c) += b.taps(x, y, r2) * (b.column(x, y, c, -r2) + b.column(x, y, c, r2));
+    return b;
+}
+
+// The K-scale stack: blurs B_0..B_{K-1} (sigmas s_0 < ... < s_{K-1}) and one parameter z per
+// pixel. The scale position is u = (K - 1) q with q = sigmoid(-z) in (0, 1); with i = floor(u)
+// (at most K - 2) and f = u - i the render is
+//   x_hat = (1 - f) B_i + f B_{i+1},
+// piecewise linear ("hat") weights over one continuous coordinate. Why this parameterisation:
+// - a pixel crosses from one pair of scales to the next without leaving the parameter: the
+//   derivative d x_hat / du = B_{i+1} - B_i is non-zero on both sides of every interior scale,
+//   so gradient descent walks through scale boundaries. A segment index plus a per-segment
+//   sigmoid weight would saturate at each segment's ends and stall there (the gradient of a
+//   saturated sigmoid vanishes), which is what the min/max method does at s_min and s_max;
+//   here that can happen only at s_0 and s_{K-1}, the ends of the range;
+// - the sigmoid keeps u inside [0, K - 1] without clamping (a clamp has a zero gradient
+//   outside, where a parameter would be stuck), and for K = 2 it is the seed's method exactly:
+//   u = 1 - m with m = sigmoid(z), x_hat = m B_0 + (1 - m) B_1, and the same gradient in z.
+// The recovered sigma is (1 - f) s_i + f s_{i+1} (for K = 2 the seed's m s_min + (1 - m) s_max).
+struct ScaleMix {
+    Func q;          // (x, y): sigmoid(-z), the scale position over K - 1
+    Func segment;    // (x, y): i
+    Func frac;       // (x, y): f
+    Func output;     // (x, y, c)
+    Func residual;   // x_hat - target
+    Func row_loss;   // per row y, sum over x and c of residual^2
+    Func loss;       // () mean squared error (float)
+    Func d_u;        // (x, y): d loss / d u
+    Func d_z;        // (x, y): d loss / d z (data term only)
+};
+
+inline ScaleMix scale_mix(Func stack, Expr scales, Func z, Func target, Expr width, Expr height,
+                          Expr channels) {
+    Var x("x"), y("y"), c("c");
+    ScaleMix m;
+    m.q = Func("scale_q");
+    m.q(x, y) = 1.f / (1.f + exp(z(x, y)));
+    Expr u = cast<float>(scales - 1) * m.q(x, y);
+    m.segment = Func("scale_segment");
+    m.segment(x, y) = clamp(cast<int>(floor(u)), 0, scales - 2);
+    m.frac = Func("scale_frac");
+    m.frac(x, y) = u - cast<float>(m.segment(x, y));
+    Expr i = m.segment(x, y), f = m.frac(x, y);
+    Expr lo = stack(x, y, c, i), hi = stack(x, y, c, i + 1);
+    m.output = Func("scale_mixed");
+    m.output(x, y, c) = (1.f - f) * lo + f * hi;
+    m.residual = Func("scale_residual");
+    m.residual(x, y, c) = m.output(x, y, c) - target(x, y, c);
+
+    Expr n = cast<float>(width) * cast<float>(height) * cast<float>(channels);
+    RDom rxc(0, width, 0, channels, "scale_rxc");
+    m.row_loss = Func("scale_row_loss");
+    m.row_loss(y) = 0.f;
+    m.row_loss(y) += m.residual(rxc.x, y, rxc.y) * m.residual(rxc.x, y, rxc.y);
+    m.loss = Func("scale_loss");
+    m.loss() = cast<float>(column_total(m.row_loss, height, "scale_loss_total")() / cast<double>(n));
+
+    RDom rc(0, channels, "scale_rc");
+    m.d_u = Func("scale_d_u");
+    m.d_u(x, y) = 0.f;
+    m.d_u(x, y) += (2.f / n) * m.residual(x, y, rc) *
+                   (stack(x, y, rc, m.segment(x, y) + 1) - stack(x, y, rc, m.segment(x, y)));
+    m.d_z = Func("scale_d_z");
+    Expr q = m.q(x, y);
+    // du/dz = -(K - 1) q (1 - q)
+    m.d_z(x, y) = -m.d_u(x, y) * cast<float>(scales - 1) * q * (1.f - q);
+    return m;
+}
+
+// Smoothness of a map q over 4-neighbour pairs, with a user weight lambda:
+//   P = lambda / (W H) * sum over horizontal and vertical neighbour pairs of phi(q_a - q_b)
+// phi = sqrt(d^2 + eps^2) - eps (total variation, rounded at 0 so that its gradient is defined and
+// Adamax does not flip at d = 0) or d^2 (quadratic). P is on q = u / (K - 1), the scale position in
+// [0, 1], so that one lambda means the same for every K (for K = 2, q = 1 - m: the same as a
+// penalty on the seed's weights).
+enum PenaltyKind { kNoPenalty = 0, kTotalVariation = 1, kQuadratic = 2 };
+constexpr float kTvEps = 1e-3f;
+
+struct Smoothness {
+    Func dh, dv;         // (x, y): q(x+1, y) - q(x, y) and q(x, y+1) - q(x, y)
+    Func row_penalty;    // per row
+    Func penalty;        // ()
+    Func d_q;            // (x, y)
+};
+
+inline Expr penalty_phi(Expr d, Expr kind) {
+    return select(kind == kQuadratic, d * d, sqrt(d * d + kTvEps * kTvEps) - kTvEps);
+}
+
+inline Expr penalty_dphi(Expr d, Expr kind) {
+    return select(kind == kQuadratic, 2.f * d, d / sqrt(d * d + kTvEps * kTvEps));
+}
+
+inline Smoothness smoothness(Func q, Expr width, Expr height, Expr kind, Expr lambda) {
+    Var x("x"), y("y");
+    Smoothness s;
+    Expr scale = select(kind == kNoPenalty, 0.f, lambda / (cast<float>(width) * cast<float>(height)));
+    // q repeated past the edges makes every difference that leaves the image 0 (and phi(0) = 0),
+    // so the edges need no cases.
+    Func qe = BoundaryConditions::repeat_edge(q, {{0, width}, {0, height}});
+    s.dh = Func("smooth_dh");
+    s.dh(x, y) = qe(x + 1, y) - qe(x, y);
+    s.dv = Func("smooth_dv");
+    s.dv(x, y) = qe(x, y + 1) - qe(x, y);
+    // Without a penalty the row sums are empty.
+    RDom rx(0, select(kind == kNoPenalty, 0, width), "smooth_rx");
+    s.row_penalty = Func("smooth_row_penalty");
+    s.row_penalty(y) = 0.f;
+    s.row_penalty(y) += penalty_phi(s.dh(rx, y), kind) + penalty_phi(s.dv(rx, y), kind);
+    s.penalty = Func("smooth_penalty");
+    s.penalty() = cast<float>(column_total(s.row_penalty, height, "smooth_total")() * cast<double>(scale));
+    s.d_q = Func("smooth_d_q");
+    s.d_q(x, y) = scale * (penalty_dphi(s.dh(x - 1, y), kind) - penalty_dphi(s.dh(x, y), kind) +
+                           penalty_dphi(s.dv(x, y - 1), kind) - penalty_dphi(s.dv(x, y), kind));
+    return s;
+}
+
+}  // namespace blurmix

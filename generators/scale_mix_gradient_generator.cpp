@@ -1,0 +1,86 @@
+// The loss of the K-scale stack's render against a target, an optional smoothness penalty on the
+// scale map, and the analytic gradient of their sum with respect to the scale parameters z.
+#include "scale_algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class ScaleMixGradientGenerator : public Generator<ScaleMixGradientGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+
+    Input<Buffer<float, 4>> stack{"stack"};  // (x, y, c, k)
+    Input<Buffer<float, 2>> z{"z"};
+    Input<Buffer<float, 3>> target{"target_image"};
+    Input<int> penalty_kind{"penalty_kind"};  // PenaltyKind
+    Input<float> penalty_weight{"penalty_weight"};
+
+    Output<Buffer<float, 0>> loss{"loss"};        // the mean squared error alone
+    Output<Buffer<float, 0>> penalty{"penalty"};  // the smoothness penalty alone
+    Output<Buffer<float, 2>> d_z{"d_z"};          // d (loss + penalty) / d z
+
+    void generate() {
+        // Algorithm
+        Expr w = stack.width(), h = stack.height(), ch = stack.dim(2).extent();
+        ScaleMix m = scale_mix(stack, stack.dim(3).extent(), z, target, w, h, ch);
+        // Without a penalty its row sums are empty and the d_z specialization drops its term.
+        Smoothness s = smoothness(m.q, w, h, penalty_kind, penalty_weight);
+        loss() = m.loss();
+        penalty() = s.penalty();
+        Expr q = m.q(x, y);
+        d_z(x, y) = m.d_z(x, y) + select(penalty_kind == kNoPenalty, 0.f, -s.d_q(x, y) * q * (1.f - q));
+
+        // Estimates
+        stack.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}, {0, 7}});
+        z.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+        target.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}});
+        penalty_kind.set_estimate(kNoPenalty);
+        penalty_weight.set_estimate(0.f);
+        d_z.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
+
+        // Schedule
+        if (using_autoscheduler()) return;
+        if (schedule == Schedule::naive) {
+            compute_all_root({m.q, m.row_loss, m.d_u, s.row_penalty});
+            return;
+        }
+        schedule_cpu(m, s);
+    }
+
+private:
+    Var x{"x"}, y{"y"}, u{"u"}, yo{"yo"}, yi{"yi"};
+
+    // q = sigmoid(-z) once per pixel (an exp) at root, as the render, the loss, the gradient and
+    // the penalty's five-point stencil all read it. Then as mix_gradient: rows in parallel, the
+    // row sums vectorized by rfactor, the residual recomputed by each user rather than stored.
+    void schedule_cpu(ScaleMix &m, Smoothness &s) {
+        const int vec = natural_vector_size<float>();
+        m.q.compute_root()
+            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
+            .parallel(yo)
+            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        d_z.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
+            .parallel(yo)
+            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        d_z.specialize(penalty_kind == kNoPenalty);
+        m.d_u.compute_at(d_z, x).vectorize(x);
+        m.d_u.update().vectorize(x);
+        vectorized_row_sum(m.row_loss, vec);
+        vectorized_row_sum(s.row_penalty, vec);
+    }
+
+    void vectorized_row_sum(Func rows, int vec) {
+        RVar rx = rows.rvars(0)[0];
+        RVar rxo("rxo"), rxi("rxi");
+        rows.compute_root().parallel(rows.args().back());
+        Func lanes = rows.update()
+                         .split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf)
+                         .rfactor(rxi, u);
+        lanes.compute_at(rows, rows.args().back()).vectorize(u);
+        lanes.update().vectorize(u);
+    }
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::ScaleMixGradientGenerator, scale_mix_gradient)

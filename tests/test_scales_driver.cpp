@@ -1,0 +1,194 @@
+// The driver's local blur, stack fit and eval as a user meets them.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "reference_local.h"
+#include "scales.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int status;
+    std::string out, err;
+};
+
+Run run_driver(const std::string &args, const fs::path &dir) {
+    fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+    std::string cmd = std::string(BLURMIX_DRIVER) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+    int rc = std::system(cmd.c_str());
+    auto slurp = [](const fs::path &p) {
+        std::ifstream f(p);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    Run r{WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc), slurp(out), slurp(err)};
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+}
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/blurmix-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string operator/(const std::string &name) const { return (path / name).string(); }
+    std::vector<std::string> listing() const {
+        std::vector<std::string> names;
+        for (auto &e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+};
+
+nlohmann::json last_json(const std::string &out) {
+    return nlohmann::json::parse(out.substr(out.rfind('\n', out.size() - 2) + 1));
+}
+
+blurmix::Map halves(int w, int h, float left, float right) {
+    blurmix::Map m(w, h);
+    m.for_each_element([&](int x, int y) { m(x, y) = x < w / 2 ? left : right; });
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("driver: blur --sigma-map is the exact local blur; with --scales its approximation", "[driver][local]") {
+    TempDir d;
+    blurmix::Image in = test::random_image(30, 20, 2, 5);
+    blurmix::Map sigma = halves(30, 20, 1.5f, 3.f);
+    blurmix::save_npy(d / "in.npy", in);
+    blurmix::save_npy(d / "sigma.npy", sigma);
+    Run r = run_driver("blur " + d / "in.npy" + " " + d / "out.npy" + " --sigma-map " + d / "sigma.npy", d.path);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(test::max_abs_diff(blurmix::load_image(d / "out.npy"), ref::local_blur(ref::from(in), ref::grid(sigma))) < 4e-6);
+    r = run_driver("blur " + d / "in.npy" + " " + d / "k.npy" + " --sigma-map " + d / "sigma.npy" + " --scales 3 --spacing even",
+                   d.path);
+    REQUIRE(r.status == 0);
+    CHECK(test::max_abs_diff(blurmix::load_image(d / "k.npy"), blurmix::scale_blur(in, sigma, 3, blurmix::Spacing::even)) == 0);
+}
+
+TEST_CASE("driver: fit --scales writes sigma.npy and scale.npy and ends with JSON", "[driver][scales]") {
+    TempDir d;
+    blurmix::Image src = test::random_image(32, 24, 1, 8);
+    // A target the 5-scale stack can represent exactly: scale position 1.5 everywhere. A pixel
+    // alone may match it at other scales too; the penalty (for the first half) picks the smooth map.
+    auto sigmas = blurmix::scale_sigmas(1.f, 5.f, 5, blurmix::Spacing::even);
+    blurmix::Map truth(32, 24);
+    truth.fill(2.5f);
+    blurmix::Image target = blurmix::scale_mix(blurmix::scale_stack(src, sigmas), blurmix::scale_params_of(truth, sigmas));
+    blurmix::save_npy(d / "src.npy", src);
+    blurmix::save_npy(d / "target.npy", target);
+    Run r = run_driver("fit --source " + d / "src.npy" + " --target " + d / "target.npy" +
+                           " --sigma-min 1 --sigma-max 5 --scales 5 --spacing even --iters 400 --smooth 1e-3 --smooth-iters 200 --quiet --json --out " + d / "fit",
+                       d.path);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    auto j = last_json(r.out);
+    CHECK(j["scales"] == 5);
+    CHECK(j["sigmas"] == nlohmann::json({1, 2, 3, 4, 5}));
+    CHECK(j["loss_final"].get<double>() < j["loss_initial"].get<double>() / 100);
+    CHECK(j["sigma_mean"].get<double>() == Approx(2.5).margin(0.05));
+    for (const char *f : {"fitted.npy", "weights.npy", "sigma.npy", "sigma.png", "scale.npy"}) {
+        INFO(f);
+        CHECK(fs::exists(d.path / "fit" / f));
+    }
+    blurmix::Map sigma = blurmix::load_map(d / "fit/sigma.npy"), scale = blurmix::load_map(d / "fit/scale.npy");
+    CHECK(sigma.width() == 32);
+    CHECK(sigma.height() == 24);
+    CHECK(sigma(5, 5) == Approx(2.5).margin(0.05));
+    CHECK(scale(5, 5) == Approx(1.5).margin(0.05));
+    // --smooth alone is the min/max method (2 scales) with the penalty.
+    r = run_driver("fit --source " + d / "src.npy" + " --target " + d / "target.npy" +
+                       " --sigma-min 1 --sigma-max 5 --smooth 0.001 --iters 50 --quiet --json",
+                   d.path);
+    REQUIRE(r.status == 0);
+    CHECK(last_json(r.out)["scales"] == 2);
+    CHECK(last_json(r.out)["smooth_kind"] == "tv");
+}
+
+TEST_CASE("driver: eval scores min/max and the stacks and writes its pictures", "[driver][scales]") {
+    TempDir d;
+    blurmix::save_npy(d / "signal.npy", test::random_image(48, 40, 1, 9));
+    blurmix::save_npy(d / "sigma.npy", halves(48, 40, 2.f, 3.5f));
+    Run r = run_driver("eval --signal " + d / "signal.npy" + " --sigma-map " + d / "sigma.npy" +
+                           " --scales 3 5 --iters 300 --quiet --json --out " + d / "eval",
+                       d.path);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    auto j = last_json(r.out);
+    CHECK(j["sigma_min"].get<double>() == Approx(1.5));
+    CHECK(j["sigma_max"].get<double>() == Approx(4.375));
+    REQUIRE(j["methods"].size() == 3);
+    CHECK(j["methods"][0]["method"] == "min/max");
+    CHECK(j["methods"][2]["method"] == "K=5");
+    for (auto &m : j["methods"]) {
+        REQUIRE(m["regions"].size() == 2);
+        CHECK(m["regions"][0]["sigma"] == 2.0);
+        CHECK(m["regions"][0]["pixels"] == 24 * 40);
+        CHECK(m["mse"].get<double>() > 0);
+        CHECK(m["seconds"].get<double>() > 0);
+    }
+    CHECK(j["methods"][2]["mse"].get<double>() < j["methods"][0]["mse"].get<double>());
+    for (const char *f : {"eval.png", "eval_sigma.png", "eval_error.png", "sigma_true.png", "sigma_minmax.png",
+                          "sigma_k3.png", "sigma_k5.png", "error_minmax.png", "error_k5.png"}) {
+        INFO(f);
+        CHECK(fs::exists(d.path / "eval" / f));
+    }
+}
+
+TEST_CASE("driver: bad input to the local blur, stack fit and eval is refused without output", "[driver][scales]") {
+    TempDir d;
+    blurmix::save_npy(d / "good.npy", test::random_image(16, 12, 1, 3));
+    blurmix::save_npy(d / "sigma.npy", halves(16, 12, 1.f, 2.f));
+    blurmix::save_npy(d / "small.npy", halves(8, 8, 1.f, 2.f));
+    blurmix::Map neg = halves(16, 12, 1.f, 2.f);
+    neg(4, 3) = -1.f;
+    blurmix::save_npy(d / "neg.npy", neg);
+    const std::string blur = "blur " + d / "good.npy" + " " + d / "out.npy";
+    const std::string fit = "fit --source " + d / "good.npy" + " --target " + d / "good.npy" + " --sigma-min 1 --sigma-max 3";
+    const std::string eval = "eval --signal " + d / "good.npy";
+    struct Case {
+        std::string args, message;
+        int status;
+    };
+    const std::vector<Case> cases = {
+        {blur, "blur needs --sigma S or --sigma-map MAP", 1},
+        {blur + " --sigma 2 --sigma-map " + d / "sigma.npy", "excludes", 2},
+        {blur + " --sigma 2 --scales 3", "--scales needs --sigma-map", 1},
+        {blur + " --sigma-map " + d / "small.npy", "small.npy is 8x8 but the image is 16x12", 1},
+        {blur + " --sigma-map " + d / "neg.npy", "row 3, column 4", 1},
+        {blur + " --sigma-map " + d / "missing.npy", "missing.npy", 1},
+        {blur + " --sigma-map " + d / "sigma.npy" + " --scales 1", "scales must be from 2 to 64", 1},
+        {fit + " --scales 1", "scales must be from 2 to 64", 1},
+        {fit + " --scales 4 --mode global", "--mode local", 1},
+        {fit + " --scales 4 --learn-sigmas", "--learn-sigmas", 1},
+        {fit + " --scales 4 --spacing log", "unknown spacing 'log'", 1},
+        {fit + " --smooth 0.1 --smooth-kind l1", "unknown smoothness 'l1'", 1},
+        {eval, "--sigma-map", 2},
+        {eval + " --sigma-map " + d / "small.npy", "but the image is 16x12", 1},
+        {eval + " --sigma-map " + d / "sigma.npy" + " --sigma-min 3 --sigma-max 2", "must be smaller", 1},
+        {eval + " --sigma-map " + d / "sigma.npy" + " --scales 1", "scales must be from 2 to 64", 1},
+        {eval + " --sigma-map " + d / "sigma.npy" + " --scale-lr 0", "scale-lr must be a positive number", 1},
+        {eval + " --sigma-map " + d / "sigma.npy" + " --repeat 0", "repeat must be at least 1", 1},
+    };
+    const auto before = d.listing();
+    for (const Case &c : cases) {
+        INFO("blurmix " << c.args);
+        Run r = run_driver(c.args, d.path);
+        INFO("stderr: " << r.err);
+        CHECK(r.status == c.status);
+        CHECK(r.err.find(c.message) != std::string::npos);
+        CHECK(d.listing() == before);
+    }
+}
