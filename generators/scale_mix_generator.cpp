@@ -29,7 +29,8 @@ public:
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
         // Memory bound, like the min/max mix: rows in parallel, x vectorized (the two scales of a
-        // vector are gathered, as neighbouring pixels may use different pairs).
+        // vector are gathered, as neighbouring pixels may use different pairs). Run once per fit,
+        // for the final render, so not timed on its own.
         const int vec = natural_vector_size<float>() * 2;
         output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
             .parallel(yo)

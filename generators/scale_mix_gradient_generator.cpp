@@ -53,6 +53,8 @@ private:
     // q = sigmoid(-z) once per pixel (an exp) at root, as the render, the loss, the gradient and
     // the penalty's five-point stencil all read it. Then as mix_gradient: rows in parallel, the
     // row sums vectorized by rfactor, the residual recomputed by each user rather than stored.
+    // blurmix_bench_scales, 512x512x1, K = 7, on the shared 2-core AMD EPYC build machine: 0.65 ms
+    // (TV: 0.96 ms), 1.9x mix_gradient's manual schedule (naive: 4.5 ms).
     void schedule_cpu(ScaleMix &m, Smoothness &s) {
         const int vec = natural_vector_size<float>();
         m.q.compute_root()
