@@ -396,9 +396,7 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
         if (it == 0) next = Image(moments.width(), moments.height(), 3);
         rec.r.iterations = it = end;
     }
-    Map logits(state.width(), state.height());
-    logits.for_each_element([&](int x, int y) { logits(x, y) = state(x, y, 0); });
-    return logits;
+    return state.sliced(2, 0);  // a view of the logit plane
 }
 
 // Learned sigmas, local mode: each iteration is one call of fit_sigma_step, which recomputes
@@ -435,9 +433,7 @@ Map fit_sigma_fused(const Image &source, const Image &target, const FitOptions &
     s_max_out = sigmas(1, 0);
     a = blur(source, s_min_out, opt.blur);
     b = blur(source, s_max_out, opt.blur);
-    Map logits(w, h);
-    logits.for_each_element([&](int x, int y) { logits(x, y) = state(x, y, 0); });
-    return logits;
+    return state.sliced(2, 0);  // a view of the logit plane
 }
 
 }  // namespace
