@@ -143,3 +143,15 @@ TEST_CASE("one Adamax step follows PyTorch's formula", "[adamax]") {
     blurmix::adamax_step(one, grad, p);
     CHECK(one.param(3, 2) - init(3, 2) == Approx(grad(3, 2) > 0 ? -0.1 : 0.1).epsilon(1e-5));
 }
+
+TEST_CASE("a pipeline's own error becomes an exception with Halide's message", "[errors]") {
+    // adamax_step leaves the size check to the pipeline: a gradient smaller than the state is
+    // caught by Halide's bounds checks and reported through the runtime layer's error handler.
+    blurmix::AdamaxState s(random_logits(9, 4, 1));
+    blurmix::Map small = random_logits(3, 4, 2);
+    CHECK_THROWS_WITH(blurmix::adamax_step(s, small, {}), Catch::Contains("adamax failed") && Catch::Contains("grad"));
+    // The state is untouched and the next call works.
+    CHECK(s.step == 0);
+    blurmix::adamax_step(s, random_logits(9, 4, 3), {});
+    CHECK(s.step == 1);
+}
