@@ -50,11 +50,48 @@ public:
             for (Func f : stages) f.compute_root();
             return;
         }
-        schedule_cpu(stages);
+        if (get_target().has_gpu_feature()) {
+            schedule_gpu(b);
+        } else {
+            schedule_cpu(stages);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"}, xo{"xo"}, xi{"xi"}, t{"t"}, to{"to"}, ti{"ti"};
+
+    // Tiles of 32x8 pixels over blocks and threads, channels over blocks too. For the blur, a
+    // block computes its tile's vertical pass (8 rows, 32 + 2r columns) into shared memory and
+    // the horizontal pass from there, with the taps copied into shared memory once per block:
+    // (32 + 2r) x 8 x 4 bytes of shared memory. With the derivative both outputs read both
+    // vertical passes, so those are whole kernels of their own and the taps stay in global memory.
+    void schedule_gpu(Blur &b) {
+        auto tile = [&](Func f) {
+            f.compute_root();
+            std::vector<Stage> stages = {Stage(f)};
+            if (f.has_update_definition()) stages.push_back(f.update());
+            for (Stage s : stages) {
+                s.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+            }
+        };
+        tile(output);
+        b.output.compute_at(output, xi);
+        if (with_derivative) {
+            tile(*d_output);
+            b.d_output.compute_at(*d_output, xi);
+            tile(b.vertical);
+            tile(b.d_vertical);
+            return;
+        }
+        b.taps.w.in({b.vertical, b.output})
+            .compute_at(output, xo)
+            .split(t, to, ti, 32, TailStrategy::GuardWithIf)
+            .gpu_threads(ti);
+        b.vertical.compute_at(output, xo);
+        for (Stage s : {Stage(b.vertical), b.vertical.update()}) {
+            s.split(x, xo, xi, 32, TailStrategy::GuardWithIf).gpu_threads(xi, y);
+        }
+    }
 
     // Strips of 32 rows in parallel; a strip's vertical pass stays in L2 for its horizontal pass,
     // which runs a row at a time into L1; x vectorized at twice the natural width with the tap

@@ -68,11 +68,43 @@ public:
             for (Func f : roots) f.compute_root();
             return;
         }
-        schedule_cpu(m, s, total);
+        if (get_target().has_gpu_feature()) {
+            schedule_gpu(m, s, total);
+        } else {
+            schedule_cpu(m, s, total);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, u{"u"}, yo{"yo"}, yi{"yi"}, i{"i"};
+    Var x{"x"}, y{"y"}, u{"u"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"}, i{"i"};
+
+    // Per-pixel gradients in 32x8 tiles over blocks and threads. Each row sum is a two-stage
+    // reduction: 32 threads per row sum strided columns (adjacent threads, adjacent addresses),
+    // then one thread per row adds its 32 partial sums. The totals over rows add in double on
+    // the host (OpenCL devices need not have doubles).
+    void schedule_gpu(Mix &m, SigmaGrad &s, MapTotal &total) {
+        d_logit.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+        m.d_weight.compute_at(d_logit, xi);
+        gpu_row_sum(m.row_loss);
+        gpu_row_sum(total.rows);
+        if (with_sigmas) gpu_row_sum(s.rows);
+    }
+
+    void gpu_row_sum(Func rows) {
+        RVar rx = rows.rvars(0)[0];
+        RVar rxo("rxo"), rxi("rxi");
+        Var row = rows.args().back();
+        Func lanes = rows.update()
+                         .split(rx, rxo, rxi, 32, TailStrategy::GuardWithIf)
+                         .rfactor(rxi, u);
+        // The intermediate's args are (row..., u): u goes innermost of the pure vars.
+        lanes.compute_root().reorder(u, row).gpu_blocks(row).gpu_threads(u);
+        lanes.update().reorder(u, row).gpu_blocks(row).gpu_threads(u);
+        rows.compute_root();
+        for (Stage st : {Stage(rows), rows.update()}) {
+            st.gpu_tile(row, yo, yi, 32, TailStrategy::GuardWithIf);
+        }
+    }
 
     // Rows in parallel. The per-row sums are vectorized by rfactor over a lane index; the
     // residual is recomputed by each sum rather than stored, as the pass is memory bound.
