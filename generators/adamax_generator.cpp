@@ -41,6 +41,12 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
+        if (get_target().has_gpu_feature()) {
+            for (Func f : {Func(param_out), Func(exp_avg_out), Func(exp_inf_out)}) {
+                f.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            }
+            return;
+        }
         const int vec = natural_vector_size<float>();
         Func outs[] = {param_out, exp_avg_out, exp_inf_out};
         for (Func f : outs) {
@@ -53,7 +59,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

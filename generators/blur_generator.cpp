@@ -50,40 +50,94 @@ public:
             for (Func f : stages) f.compute_root();
             return;
         }
-        schedule_cpu(stages);
+        if (get_target().has_gpu_feature()) {
+            schedule_gpu(b);
+        } else {
+            schedule_cpu(b);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"}, xo{"xo"}, xi{"xi"}, t{"t"}, to{"to"}, ti{"ti"}, tile{"tile"};
 
-    // Strips of 32 rows in parallel; a strip's vertical pass stays in L2 for its horizontal pass,
-    // which runs a row at a time into L1; x vectorized at twice the natural width with the tap
-    // loop inside the vector loop, so each vector accumulates in registers. Each stage is
-    // specialized on the boundary, so its compiled loops keep one rule.
-    void schedule_cpu(const std::vector<Func> &stages) {
+    // Tiles of 32x8 pixels over blocks and threads, channels over blocks too. For the blur, a
+    // block computes its tile's vertical pass (8 rows, 32 + 2r columns) into shared memory and
+    // the horizontal pass from there, with the taps copied into shared memory once per block:
+    // (32 + 2r) x 8 x 4 bytes of shared memory. With the derivative both outputs read both
+    // vertical passes, so those are whole kernels of their own and the taps stay in global memory.
+    void schedule_gpu(Blur &b) {
+        auto tile = [&](Func f) {
+            f.compute_root();
+            std::vector<Stage> stages = {Stage(f)};
+            if (f.has_update_definition()) stages.push_back(f.update());
+            for (Stage s : stages) {
+                s.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+            }
+        };
+        tile(output);
+        b.output.compute_at(output, xi);
+        if (with_derivative) {
+            tile(*d_output);
+            b.d_output.compute_at(*d_output, xi);
+            tile(b.vertical);
+            tile(b.d_vertical);
+            return;
+        }
+        b.taps.w.in({b.vertical, b.output})
+            .compute_at(output, xo)
+            .split(t, to, ti, 32, TailStrategy::GuardWithIf)
+            .gpu_threads(ti);
+        b.vertical.compute_at(output, xo);
+        for (Stage s : {Stage(b.vertical), b.vertical.update()}) {
+            s.split(x, xo, xi, 32, TailStrategy::GuardWithIf).gpu_threads(xi, y);
+        }
+    }
+
+    // Tiles of 512x64 pixels, the tiles in parallel. Per tile: the input rows it needs (64 + 2r)
+    // are copied with the boundary rule applied, so that the vertical pass reads them without a
+    // test; the vertical pass (512 + 2r columns) stays in L2; then per row the vertical result is
+    // padded likewise (in L1) and the horizontal pass reads that. Each pass is computed one
+    // vector of 4x the natural width at a time, with the tap loop inside, into a stack
+    // allocation that LLVM keeps in registers: four independent accumulators hide the FMA
+    // latency. Only the padding copies hold the boundary rule, and they are specialized on it.
+    // Measured on a 2-core AMD EPYC (Zen 4) at 2048x2048, one channel, sigma 9: strips of 32
+    // rows with accumulators in memory 39 ms; 512x32 tiles with padding 17 ms; register
+    // accumulators at 4x width 15 ms; 512x64 tiles 8.4 ms (cv::sepFilter2D 34 ms in the same run).
+    void schedule_cpu(Blur &b) {
         const int vec = natural_vector_size<float>() * 2;
+        const int tile_w = 512, tile_h = 64;
         std::vector<Func> outs = {output};
         if (with_derivative) outs.push_back(*d_output);
         for (Func out : outs) {
-            out.split(y, yo, yi, 32, TailStrategy::GuardWithIf)
-                .parallel(yo)
-                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            out.tile(x, y, xo, yo, xi, yi, tile_w, tile_h, TailStrategy::GuardWithIf)
+                .fuse(xo, yo, tile)
+                .parallel(tile)
+                .vectorize(xi, vec * 2, TailStrategy::GuardWithIf);
         }
         if (with_derivative) outs[1].compute_with(outs[0], yi);
-        for (size_t i = 0; i < stages.size(); i++) {
-            Func f = stages[i];
-            const bool horizontal = i % 2 == 1;
-            if (horizontal) {
-                f.compute_at(outs[i / 2], yi);
-            } else {
-                f.compute_at(outs[0], yo);
-            }
-            f.vectorize(x, vec);
-            f.update().vectorize(x, vec);
-            for (Stage s : {Stage(f), f.update()}) {
-                s.specialize(boundary == kZero);
-                s.specialize(boundary == kClamp);
-            }
+        b.input.compute_at(outs[0], tile).vectorize(x, vec);
+        std::vector<Func> verticals = {b.vertical}, exts = {b.vertical_ext}, horizontals = {b.output};
+        if (with_derivative) {
+            verticals.push_back(b.d_vertical);
+            exts.push_back(b.d_vertical_ext);
+            horizontals.push_back(b.d_output);
+        }
+        for (Func f : verticals) {
+            Func strip = f.in();
+            strip.compute_at(outs[0], tile).split(x, xo, xi, vec * 2, TailStrategy::RoundUp).vectorize(xi);
+            f.compute_at(strip, xo).vectorize(x);
+            f.update().vectorize(x);
+        }
+        for (size_t i = 0; i < exts.size(); i++) {
+            exts[i].compute_at(outs[i], yi).vectorize(x, vec);
+            horizontals[i].compute_at(outs[i], xi).vectorize(x);
+            horizontals[i].update().vectorize(x);
+        }
+        std::vector<Func> padded = exts;
+        padded.push_back(b.input);
+        for (Func f : padded) {
+            f.specialize(boundary == kZero);
+            f.specialize(boundary == kClamp);
         }
     }
 };

@@ -31,6 +31,12 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
+        if (get_target().has_gpu_feature()) {
+            for (Func f : {Func(weight), Func(sigma)}) {
+                f.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            }
+            return;
+        }
         const int vec = natural_vector_size<float>();
         for (Func f : {Func(weight), Func(sigma)}) {
             f.split(y, yo, yi, 16, TailStrategy::GuardWithIf).parallel(yo)
@@ -41,7 +47,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

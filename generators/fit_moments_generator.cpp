@@ -37,6 +37,15 @@ public:
             t.rows.compute_root();
             return;
         }
+        if (get_target().has_gpu_feature()) {
+            // A thread per pixel computes its three moments; rows sum as gpu_row_sum does.
+            moments_out.reorder(j, x, y).unroll(j)
+                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            m.compute_at(moments_out, xi).unroll(j);
+            m.update().unroll(j);
+            gpu_row_sum(t.rows);
+            return;
+        }
         // One pass over the three images: rows in parallel, the three moments of a vector of
         // pixels computed together (j unrolled); the row sums read the moments output back.
         const int vec = natural_vector_size<float>();
@@ -50,7 +59,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

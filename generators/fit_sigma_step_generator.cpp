@@ -90,6 +90,22 @@ public:
             s.rows.compute_root();
             return;
         }
+        if (get_target().has_gpu_feature()) {
+            // The same stages at root on the device: 32x8 tiles of threads; row sums as
+            // gpu_row_sum does; the two sigmas' update on the host.
+            for (Func f : images) {
+                f.compute_root();
+                for (Stage st : {Stage(f), f.update()}) {
+                    st.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                }
+            }
+            logit_state_out.reorder(j, x, y).unroll(j)
+                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            m.d_weight.compute_at(logit_state_out, xi);
+            gpu_row_sum(m.row_loss);
+            gpu_row_sum(s.rows);
+            return;
+        }
         // Each blur image once at root (rows in parallel, x vectorized, taps folded): the
         // images feed the loss, the logit gradient and the sigma gradients, so they are stored
         // rather than recomputed. The sums go by rows, vectorized across lanes.
@@ -110,14 +126,12 @@ public:
         logit_state_out.specialize(logit_state.dim(0).stride() == 1);
         m.d_weight.compute_at(logit_state_out, x).vectorize(x);
         m.d_weight.update().vectorize(x);
-        for (Func rows : {m.row_loss, s.rows}) {
-            rows.compute_root().parallel(rows.args().back());
-            rows.update().atomic().vectorize(rows.rvars(0)[0], vec);
-        }
+        vectorized_row_sum(m.row_loss, vec);
+        vectorized_row_sum(s.rows, vec);
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, i{"i"}, j{"j"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, i{"i"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

@@ -71,6 +71,14 @@ public:
             total.rows.compute_root();
             return;
         }
+        if (get_target().has_gpu_feature()) {
+            // A thread per pixel runs all its steps with the state in registers.
+            state_out.reorder(j, x, y).unroll(j)
+                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            state.compute_at(state_out, xi);
+            gpu_row_sum(total.rows);
+            return;
+        }
         // Each vector of pixels runs all its steps with the state in registers (the step loop
         // inside the vector loop); rows in parallel. A 1x1 global fit takes the scalar path.
         const int vec = natural_vector_size<float>();
@@ -80,12 +88,11 @@ public:
         state_out.specialize(state_in.dim(0).stride() == 1);
         state.compute_at(state_out, x).vectorize(x);
         state.update().reorder(r, x).vectorize(x);
-        total.rows.compute_root().parallel(y);
-        total.rows.update().atomic().vectorize(total.rows.rvars(0)[0], vec);
+        vectorized_row_sum(total.rows, vec);
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

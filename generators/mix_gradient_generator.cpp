@@ -68,11 +68,25 @@ public:
             for (Func f : roots) f.compute_root();
             return;
         }
-        schedule_cpu(m, s, total);
+        if (get_target().has_gpu_feature()) {
+            schedule_gpu(m, s, total);
+        } else {
+            schedule_cpu(m, s, total);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, u{"u"}, yo{"yo"}, yi{"yi"}, i{"i"};
+    Var x{"x"}, y{"y"}, u{"u"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"}, i{"i"};
+
+    // Per-pixel gradients in 32x8 tiles over blocks and threads; the row sums as gpu_row_sum
+    // (schedule.h) does them.
+    void schedule_gpu(Mix &m, SigmaGrad &s, MapTotal &total) {
+        d_logit.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+        m.d_weight.compute_at(d_logit, xi);
+        gpu_row_sum(m.row_loss);
+        gpu_row_sum(total.rows);
+        if (with_sigmas) gpu_row_sum(s.rows);
+    }
 
     // Rows in parallel. The per-row sums are vectorized by rfactor over a lane index; the
     // residual is recomputed by each sum rather than stored, as the pass is memory bound.
@@ -87,17 +101,6 @@ private:
         vectorized_row_sum(m.row_loss, vec);
         vectorized_row_sum(total.rows, vec);
         if (with_sigmas) vectorized_row_sum(s.rows, vec);
-    }
-
-    void vectorized_row_sum(Func rows, int vec) {
-        RVar rx = rows.rvars(0)[0];
-        RVar rxo("rxo"), rxi("rxi");
-        rows.compute_root().parallel(rows.args().back());
-        Func lanes = rows.update()
-                         .split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf)
-                         .rfactor(rxi, u);
-        lanes.compute_at(rows, rows.args().back()).vectorize(u);
-        lanes.update().vectorize(u);
     }
 };
 

@@ -27,4 +27,34 @@ inline void compute_all_root(std::initializer_list<Func> funcs) {
     }
 }
 
+// A per-row sum rows(..., y) += f(rx, ...) on the CPU: rows in parallel, vectorized by rfactor
+// over a lane index.
+inline void vectorized_row_sum(Func rows, int vec) {
+    RVar rx = rows.rvars(0)[0];
+    RVar rxo("rxo"), rxi("rxi");
+    Var u("u");
+    rows.compute_root().parallel(rows.args().back());
+    Func lanes = rows.update().split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf).rfactor(rxi, u);
+    lanes.compute_at(rows, rows.args().back()).vectorize(u);
+    lanes.update().vectorize(u);
+}
+
+// The same on a GPU, in two stages: 32 threads per row sum strided columns (adjacent threads,
+// adjacent addresses), then one thread per row adds its 32 partial sums. Totals over rows are
+// left to the host, in double (OpenCL devices need not have doubles).
+inline void gpu_row_sum(Func rows) {
+    RVar rx = rows.rvars(0)[0];
+    RVar rxo("rxo"), rxi("rxi");
+    Var u("u"), yo("yo"), yi("yi");
+    Var row = rows.args().back();
+    Func lanes = rows.update().split(rx, rxo, rxi, 32, TailStrategy::GuardWithIf).rfactor(rxi, u);
+    // The intermediate's args are (row..., u): u goes innermost of the pure vars.
+    lanes.compute_root().reorder(u, row).gpu_blocks(row).gpu_threads(u);
+    lanes.update().reorder(u, row).gpu_blocks(row).gpu_threads(u);
+    rows.compute_root();
+    for (Stage st : {Stage(rows), rows.update()}) {
+        st.gpu_tile(row, yo, yi, 32, TailStrategy::GuardWithIf);
+    }
+}
+
 }  // namespace blurmix

@@ -7,6 +7,15 @@
 
 #include "HalideRuntime.h"
 #include "pipeline_headers.h"
+#ifdef BLURMIX_WITH_OPENCL
+#include "HalideRuntimeOpenCL.h"
+#endif
+#ifdef BLURMIX_WITH_CUDA
+#include "HalideRuntimeCuda.h"
+#endif
+#ifdef BLURMIX_WITH_VULKAN
+#include "HalideRuntimeVulkan.h"
+#endif
 
 namespace blurmix {
 
@@ -27,13 +36,16 @@ const bool error_handler_installed = [] {
     return true;
 }();
 
-void check(int rc, const std::string &what) {
-    if (rc == 0) return;
+std::string take_error(int rc) {
     std::lock_guard<std::mutex> lock(error_mutex);
     std::string msg = error_message.empty() ? "error code " + std::to_string(rc) : error_message;
     error_message.clear();
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    throw Error(what + " failed: " + msg);
+    return msg;
+}
+
+void check(int rc, const std::string &what) {
+    if (rc != 0) throw Error(what + " failed: " + take_error(rc));
 }
 
 // Every generated library, keyed "pipeline/device/schedule". One pipeline's variants share a
@@ -41,26 +53,77 @@ void check(int rc, const std::string &what) {
 const std::map<std::string, void *> &registry() {
     static const std::map<std::string, void *> r = {
 #define BLURMIX_PIPELINE(gen, device, schedule, fn) {#gen "/" #device "/" #schedule, (void *)&fn},
+#define BLURMIX_SKIPPED(gen, device, schedule, why)
 #include "pipelines.inc"
 #undef BLURMIX_PIPELINE
+#undef BLURMIX_SKIPPED
     };
     return r;
 }
 
+const std::map<std::string, std::string> &skipped() {
+    static const std::map<std::string, std::string> r = {
+#define BLURMIX_PIPELINE(gen, device, schedule, fn)
+#define BLURMIX_SKIPPED(gen, device, schedule, why) {#gen "/" #device "/" #schedule, why},
+#include "pipelines.inc"
+#undef BLURMIX_PIPELINE
+#undef BLURMIX_SKIPPED
+    };
+    return r;
+}
+
+const halide_device_interface_t *device_interface(const std::string &device) {
+#ifdef BLURMIX_WITH_OPENCL
+    if (device == "opencl") return halide_opencl_device_interface();
+#endif
+#ifdef BLURMIX_WITH_CUDA
+    if (device == "cuda") return halide_cuda_device_interface();
+#endif
+#ifdef BLURMIX_WITH_VULKAN
+    if (device == "vulkan") return halide_vulkan_device_interface();
+#endif
+    return nullptr;
+}
+
+// A device is usable when its API's runtime opens the driver and a device answers a small
+// allocation. Asked once per device and process.
+std::string probe(const std::string &device) {
+    if (device == "cpu") return "";
+    const halide_device_interface_t *iface = device_interface(device);
+    if (!iface) return "no " + device + " pipelines were built (configure with BLURMIX_GPU_TARGETS)";
+    Halide::Runtime::Buffer<float, 1> b(16);
+    int rc = b.device_malloc(iface);
+    if (rc != 0) return "its driver or device did not answer: " + take_error(rc);
+    b.device_free();
+    return "";
+}
+
 template <typename Fn>
 Fn lookup(const std::string &pipeline, const Variant &v, Fn) {
-    auto it = registry().find(pipeline + "/" + v.device + "/" + v.schedule);
+    const std::string key = pipeline + "/" + v.device + "/" + v.schedule;
+    auto it = registry().find(key);
     if (it == registry().end()) {
+        auto skip = skipped().find(key);
+        if (skip != skipped().end()) {
+            throw Error("the " + pipeline + " pipeline for " + to_string(v) + " was not built: " + skip->second);
+        }
         throw Error("no " + pipeline + " pipeline was built for " + to_string(v) +
                     " (configure with -DBLURMIX_SCHEDULES=... and the device's targets)");
     }
+    std::string why = device_status(v.device);
+    if (!why.empty()) throw Error("device " + v.device + " is not available: " + why);
     return reinterpret_cast<Fn>(it->second);
 }
 
-// Inputs are const to callers; a GPU pipeline may still attach a device copy to them.
+// Inputs are const to callers; a GPU pipeline may still attach a device copy to them. The host
+// copy is the one callers write (without marking it dirty), so a GPU pipeline copies it to the
+// device on every call; results are copied to the host as soon as a pipeline returns, so
+// nothing newer is lost.
 template <typename B>
 halide_buffer_t *in(const B &b) {
-    return const_cast<B &>(b).raw_buffer();
+    halide_buffer_t *raw = const_cast<B &>(b).raw_buffer();
+    if (!raw->device_dirty()) raw->set_host_dirty(true);
+    return raw;
 }
 
 // Results of a GPU pipeline stay on the device until asked for.
@@ -122,17 +185,36 @@ Mode parse_mode(const std::string &name) {
 
 std::string to_string(const Variant &v) { return v.device + "/" + v.schedule; }
 
-std::vector<Variant> built_variants() {
+std::vector<Variant> built_variants(const std::string &pipeline) {
     std::vector<Variant> out;
     for (const auto &[key, fn] : registry()) {
-        if (key.rfind("blur/", 0) != 0) continue;
+        if (key.rfind(pipeline + "/", 0) != 0) continue;
         auto a = key.find('/'), b = key.rfind('/');
         out.push_back({key.substr(a + 1, b - a - 1), key.substr(b + 1)});
     }
     return out;
 }
 
-bool device_available(const std::string &device) { return device == "cpu"; }
+std::vector<std::pair<Variant, std::string>> skipped_variants(const std::string &pipeline) {
+    std::vector<std::pair<Variant, std::string>> out;
+    for (const auto &[key, why] : skipped()) {
+        if (key.rfind(pipeline + "/", 0) != 0) continue;
+        auto a = key.find('/'), b = key.rfind('/');
+        out.push_back({{key.substr(a + 1, b - a - 1), key.substr(b + 1)}, why});
+    }
+    return out;
+}
+
+std::string device_status(const std::string &device) {
+    static std::mutex mutex;
+    static std::map<std::string, std::string> known;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = known.find(device);
+    if (it == known.end()) it = known.emplace(device, probe(device)).first;
+    return it->second;
+}
+
+bool device_available(const std::string &device) { return device_status(device).empty(); }
 
 int half_width(float sigma, float std_devs) {
     return std::max(1, (int)std::ceil((double)std_devs * (double)sigma));
@@ -153,12 +235,17 @@ static void check_blur_args(float sigma, const BlurOptions &opt) {
 }
 
 Image blur(const Image &input, float sigma, const BlurOptions &opt) {
-    check_blur_args(sigma, opt);
     Image out = like(input);
+    blur(input, sigma, opt, out);
+    return out;
+}
+
+void blur(const Image &input, float sigma, const BlurOptions &opt, Image &out) {
+    check_blur_args(sigma, opt);
+    check_same_size(input, out, "blur output");
     auto fn = lookup("blur", opt.variant, &blurmix_blur_cpu_manual);
     check(fn(in(input), sigma, opt.std_devs, (int)opt.boundary, out), "blur");
     to_host(out);
-    return out;
 }
 
 std::pair<Image, Image> blur_with_derivative(const Image &input, float sigma, const BlurOptions &opt) {
@@ -172,13 +259,18 @@ std::pair<Image, Image> blur_with_derivative(const Image &input, float sigma, co
 }
 
 Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v) {
-    check_same_size(blur_min, blur_max, "mix");
     Image out = like(blur_min);
+    mix(blur_min, blur_max, logits, v, out);
+    return out;
+}
+
+void mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v, Image &out) {
+    check_same_size(blur_min, blur_max, "mix");
+    check_same_size(blur_min, out, "mix output");
     Map l = logit_view(logits, blur_min.width(), blur_min.height());
     auto fn = lookup("mix", v, &blurmix_mix_cpu_manual);
-    check(fn(in(blur_min), in(blur_max), l, out), "mix");
+    check(fn(in(blur_min), in(blur_max), in(l), out), "mix");
     to_host(out);
-    return out;
 }
 
 Map logits_of(const Map &weights) {
@@ -210,7 +302,7 @@ Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &l
         auto ds_min = Halide::Runtime::Buffer<float, 0>::make_scalar();
         auto ds_max = Halide::Runtime::Buffer<float, 0>::make_scalar();
         auto fn = lookup("mix_gradient_sigmas", v, &blurmix_mix_gradient_sigmas_cpu_manual);
-        check(fn(in(blur_min), in(blur_max), l, in(target), in(*d_blur_min), in(*d_blur_max), loss, g.d_logit, total,
+        check(fn(in(blur_min), in(blur_max), in(l), in(target), in(*d_blur_min), in(*d_blur_max), loss, g.d_logit, total,
                  ds_min, ds_max), "mix gradient");
         to_host(ds_min);
         to_host(ds_max);
@@ -218,7 +310,7 @@ Gradient mix_gradient(const Image &blur_min, const Image &blur_max, const Map &l
         g.d_sigma_max = ds_max();
     } else {
         auto fn = lookup("mix_gradient", v, &blurmix_mix_gradient_cpu_manual);
-        check(fn(in(blur_min), in(blur_max), l, in(target), loss, g.d_logit, total), "mix gradient");
+        check(fn(in(blur_min), in(blur_max), in(l), in(target), loss, g.d_logit, total), "mix gradient");
     }
     to_host(loss);
     to_host(total);
@@ -241,7 +333,7 @@ void adamax_step(AdamaxState &s, const Map &grad, const AdamaxParams &p, const V
     Map param(s.param.width(), s.param.height()), avg(param.width(), param.height()),
         inf(param.width(), param.height());
     auto fn = lookup("adamax", v, &blurmix_adamax_cpu_manual);
-    check(fn(s.param, s.exp_avg, s.exp_inf, in(grad), s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
+    check(fn(in(s.param), in(s.exp_avg), in(s.exp_inf), in(grad), s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
              param, avg, inf), "adamax");
     for (Map *m : {&param, &avg, &inf}) to_host(m->raw_buffer());
     s.param = param;

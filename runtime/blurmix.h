@@ -20,9 +20,15 @@ struct Variant {
     std::string device = "cpu";
     std::string schedule = "manual";
 };
-std::vector<Variant> built_variants();
-// Whether a device's runtime answers here (cpu always; a GPU API when its driver is present).
+// The variants built of a pipeline.
+std::vector<Variant> built_variants(const std::string &pipeline = "blur");
+// Variants of a pipeline that were skipped at build time (an autoscheduler that cannot schedule
+// it), with the reason.
+std::vector<std::pair<Variant, std::string>> skipped_variants(const std::string &pipeline);
+// Whether a device's runtime answers here (cpu always; a GPU API when its driver is present and
+// a device answers a small allocation). device_status says why not ("" when it does).
 bool device_available(const std::string &device);
+std::string device_status(const std::string &device);
 std::string to_string(const Variant &v);
 
 struct BlurOptions {
@@ -36,12 +42,15 @@ int half_width(float sigma, float std_devs);
 void check_sigma(float sigma, const char *what);
 
 Image blur(const Image &in, float sigma, const BlurOptions &opt = {});
+// Into an existing image of the input's size (what the benchmarks time).
+void blur(const Image &in, float sigma, const BlurOptions &opt, Image &out);
 // The blur and its derivative with respect to sigma.
 std::pair<Image, Image> blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt = {});
 
 // x_hat = m A + (1 - m) B with m = sigmoid(logit). logits is width x height, or 1x1 for one
 // global logit.
 Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v = {});
+void mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v, Image &out);
 // Logits of weights in [0, 1] (0 and 1 map to +-30, where sigmoid is 0 or 1 in float).
 Map logits_of(const Map &weights);
 Map weights_of(const Map &logits);

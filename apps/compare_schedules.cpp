@@ -1,0 +1,319 @@
+// compare_schedules: times every stage for every built schedule and available device at several
+// sizes, checks each result against the manual CPU schedule, and prints a Markdown table (and
+// CSV with --csv). Exit status 0 when every variant agrees, 1 when one does not, 2 on a bad
+// command line, 77 when a device asked for with --devices is not available here.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "blurmix.h"
+#include "halide_benchmark.h"
+#ifdef BLURMIX_WITH_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+using namespace blurmix;
+
+namespace {
+
+struct Row {
+    std::string stage, device, schedule, status;
+    int size = 0;
+    double ms = NAN, mpix = NAN, speedup = NAN, gflops = NAN, diff = NAN;
+};
+
+struct Settings {
+    int repeats = 7;
+    double min_sample_s = 0.02;  // each sample runs the op this long at least
+};
+
+// The median over repeats of the mean time of one call, each repeat long enough to time, after
+// one warm-up call (which the caller makes, as it also checks the result).
+double median_seconds(const std::function<void()> &op, const Settings &s) {
+    double once = Halide::Tools::benchmark(1, 1, op);
+    uint64_t iters = std::max<uint64_t>(1, (uint64_t)std::ceil(s.min_sample_s / std::max(once, 1e-9)));
+    std::vector<double> times;
+    for (int r = 0; r < s.repeats; r++) times.push_back(Halide::Tools::benchmark(1, iters, op));
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+double max_abs(const Image &a) {
+    double m = 0;
+    a.for_each_value([&](float v) { m = std::max(m, (double)std::abs(v)); });
+    return m;
+}
+
+double max_diff(const Image &a, const Image &b) {
+    double m = 0;
+    a.for_each_element([&](int x, int y, int c) { m = std::max(m, (double)std::abs(a(x, y, c) - b(x, y, c))); });
+    return m;
+}
+
+Image as_image(const Map &m) {
+    Image out(m.width(), m.height(), 1);
+    out.for_each_element([&](int x, int y, int) { out(x, y, 0) = m(x, y); });
+    return out;
+}
+
+// Relative difference: max |a - b| over max |b| (over 1 where the values are of order one).
+double rel_diff(const Image &a, const Image &b, bool unit_scale) {
+    double scale = unit_scale ? std::max(1.0, max_abs(b)) : std::max(1e-30, max_abs(b));
+    return max_diff(a, b) / scale;
+}
+
+Image random_image(int w, int h, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    Image im(w, h, 1);
+    im.for_each_value([&](float &v) { v = u(rng); });
+    return im;
+}
+
+// FLOPs of the folded separable blur per pixel and channel: each pass does one multiply for the
+// centre tap and, for each of the r tap pairs, one add (x[i-t] + x[i+t]) and one multiply-add
+// (2 FLOPs): 1 + 3r per pass, 2 + 6r for both.
+double blur_flops(float sigma) { return 2.0 + 6.0 * half_width(sigma, 2.f); }
+
+std::vector<float> taps(float sigma) {
+    const int r = half_width(sigma, 2.f);
+    std::vector<float> w(2 * r + 1);
+    float sum = 0;
+    for (int t = -r; t <= r; t++) sum += w[t + r] = std::exp(-(float)(t * t) / (2 * sigma * sigma));
+    for (float &v : w) v /= sum;
+    return w;
+}
+
+// Why a variant of one of these pipelines was not built ("" when all were).
+std::string not_built(const std::vector<std::string> &pipelines, const Variant &v) {
+    for (const std::string &p : pipelines) {
+        for (const auto &[s, why] : skipped_variants(p)) {
+            if (s.device == v.device && s.schedule == v.schedule) return p + ": " + why;
+        }
+    }
+    return "";
+}
+
+std::string fmt(double v, int digits) {
+    if (std::isnan(v)) return "";
+    std::ostringstream s;
+    s.setf(std::ios::fixed);
+    s.precision(digits);
+    s << v;
+    return s.str();
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"Times every stage for every built schedule and available device; checks each "
+                 "against the manual CPU schedule"};
+    std::vector<int> sizes = {64, 512, 2048};
+    std::vector<std::string> devices, schedules;
+    std::string csv_path;
+    bool quick = false;
+    int fit_iters = 100;
+    app.add_option("--sizes", sizes, "square image sizes")->delimiter(',')->check(CLI::Range(8, 8192));
+    app.add_option("--devices", devices, "devices to run (default: every device built and present)")->delimiter(',');
+    app.add_option("--schedules", schedules, "schedules to run (default: every one built)")->delimiter(',');
+    app.add_option("--csv", csv_path, "also write the table as CSV to this file");
+    app.add_option("--fit-iters", fit_iters, "iterations of the whole local fit")->check(CLI::Range(1, 100000));
+    app.add_flag("--quick", quick, "small sizes, few repeats, a short fit: a check, not a measurement");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e);
+    }
+    Settings settings;
+    if (quick) {
+        if (app.count("--sizes") == 0) sizes = {64};
+        if (app.count("--fit-iters") == 0) fit_iters = 10;
+        settings = {3, 0.002};
+    }
+
+    try {
+        // Opened first, so that an unwritable path is refused before the long run.
+        AtomicFile csv_file;
+        if (!csv_path.empty()) csv_file.open(csv_path);
+        std::vector<Variant> variants;
+        std::map<std::string, std::string> absent;  // device -> why
+        bool asked_absent = false;
+        for (const Variant &v : built_variants()) {
+            if (!devices.empty() && std::find(devices.begin(), devices.end(), v.device) == devices.end()) continue;
+            if (!schedules.empty() && std::find(schedules.begin(), schedules.end(), v.schedule) == schedules.end()) continue;
+            std::string why = device_status(v.device);
+            if (!why.empty()) {
+                absent[v.device] = why;
+                continue;
+            }
+            variants.push_back(v);
+        }
+        for (const std::string &d : devices) {
+            bool built = false;
+            for (const Variant &v : built_variants()) built |= v.device == d;
+            if (!built) absent[d] = "no " + d + " pipelines were built";
+            if (absent.count(d)) asked_absent = true;
+        }
+        for (const auto &[d, why] : absent) std::cerr << "SKIPPED: device " << d << ": " << why << "\n";
+        if (asked_absent && variants.empty()) return 77;
+        // The reference first, then naive (the speed-up's base), then the rest as built.
+        std::stable_sort(variants.begin(), variants.end(), [](const Variant &a, const Variant &b) {
+            auto rank = [](const Variant &v) {
+                return v.device == "cpu" ? (v.schedule == "manual" ? 0 : v.schedule == "naive" ? 1 : 2) : 3;
+            };
+            return rank(a) < rank(b);
+        });
+        const Variant reference;
+
+        std::vector<Row> rows;
+        bool all_agree = true;
+        for (int n : sizes) {
+            const double mpix = (double)n * n / 1e6;
+            Image src = random_image(n, n, 1), target = blur(random_image(n, n, 2), 5.f);
+            Image a = blur(src, 3.f), b = blur(src, 9.f);
+            Map logits(n, n);
+            logits.for_each_element([&](int x, int y) { logits(x, y) = std::sin(0.1f * x) + std::cos(0.07f * y); });
+            Map grad = mix_gradient(a, b, logits, target).d_logit;
+
+            struct Stage {
+                std::string name;
+                std::function<Image(const Variant &)> run;  // the result to check
+                std::function<void(const Variant &)> op;    // what is timed
+                double flops = NAN;                         // per pixel, for the blur
+                bool unit_scale = true;
+                std::vector<std::string> pipelines = {"blur"};  // what it runs
+            };
+            Image out(n, n, 1);
+            std::vector<Stage> stages;
+            for (float s : {1.f, 3.f, 9.f}) {
+                stages.push_back({"blur sigma " + fmt(s, 0),
+                                  [&, s](const Variant &v) { return blur(src, s, {2.f, Boundary::zero, v}); },
+                                  [&, s](const Variant &v) { blur(src, s, {2.f, Boundary::zero, v}, out); },
+                                  blur_flops(s)});
+            }
+            stages.push_back({"mix", [&](const Variant &v) { return mix(a, b, logits, v); },
+                              [&](const Variant &v) { mix(a, b, logits, v, out); }, NAN, true, {"mix"}});
+            stages.push_back({"gradient",
+                              [&](const Variant &v) { return as_image(mix_gradient(a, b, logits, target, v).d_logit); },
+                              [&](const Variant &v) { mix_gradient(a, b, logits, target, v); }, NAN, false, {"mix_gradient"}});
+            // The state lives across the timed calls: they time the step, not its set-up.
+            AdamaxState state(logits);
+            stages.push_back({"fit iteration (gradient + adamax)",
+                              [&](const Variant &v) {
+                                  AdamaxState st(logits);
+                                  adamax_step(st, mix_gradient(a, b, st.param, target, v).d_logit, {}, v);
+                                  return as_image(st.param);
+                              },
+                              [&](const Variant &v) {
+                                  adamax_step(state, mix_gradient(a, b, state.param, target, v).d_logit, {}, v);
+                              }, NAN, true, {"mix_gradient", "adamax"}});
+            FitOptions fit_opt;
+            fit_opt.iters = fit_iters;
+            fit_opt.report_every = fit_iters + 1;
+            stages.push_back({"local fit, " + std::to_string(fit_iters) + " iterations",
+                              [&](const Variant &v) {
+                                  FitOptions o = fit_opt;
+                                  o.blur.variant = v;
+                                  return as_image(fit(src, target, o).weights);
+                              },
+                              [&](const Variant &v) {
+                                  FitOptions o = fit_opt;
+                                  o.blur.variant = v;
+                                  fit(src, target, o);
+                              }, NAN, true, {"blur", "fit_moments", "fit_steps", "fit_maps", "mix"}});
+
+            for (const Stage &st : stages) {
+                const bool is_fit = st.name.rfind("local fit", 0) == 0;
+                Settings s = settings;
+                if (is_fit && n >= 1024) s = {1, 0.0};  // one run: it is long, and warm after the check
+                Image want = st.run(reference);
+                double naive_ms = NAN;
+                std::vector<Row> stage_rows;
+                for (const Variant &v : variants) {
+                    Row r{st.name, v.device, v.schedule, "ok", n};
+                    std::string why = not_built(st.pipelines, v);
+                    if (!why.empty()) {
+                        r.status = "not built: " + why;
+                        stage_rows.push_back(r);
+                        continue;
+                    }
+                    Image got = st.run(v);  // also the warm-up
+                    r.diff = rel_diff(got, want, st.unit_scale);
+                    if (!(r.diff <= 1e-5)) {
+                        r.status = "DIFFERS";
+                        all_agree = false;
+                    }
+                    r.ms = 1e3 * median_seconds([&] { st.op(v); }, s);
+                    r.mpix = mpix / (r.ms * 1e-3);
+                    if (!std::isnan(st.flops)) r.gflops = st.flops * n * n / (r.ms * 1e-3) / 1e9;
+                    if (v.device == "cpu" && v.schedule == "naive") naive_ms = r.ms;
+                    stage_rows.push_back(r);
+                    std::cerr << "." << std::flush;
+                }
+#ifdef BLURMIX_WITH_OPENCV
+                if (!std::isnan(st.flops)) {
+                    const float sigma = std::stof(st.name.substr(st.name.rfind(' ') + 1));
+                    std::vector<float> k = taps(sigma);
+                    cv::Mat kernel(1, (int)k.size(), CV_32F, k.data());
+                    cv::Mat in_mat(n, n, CV_32F, src.data()), out_mat(n, n, CV_32F, out.data());
+                    auto op = [&] {
+                        cv::sepFilter2D(in_mat, out_mat, CV_32F, kernel, kernel, cv::Point(-1, -1), 0,
+                                        cv::BORDER_CONSTANT);
+                    };
+                    op();
+                    Row r{st.name, "cpu", "opencv sepFilter2D", "ok", n};
+                    r.diff = rel_diff(out, want, true);
+                    if (!(r.diff <= 1e-5)) r.status = "DIFFERS";  // reported, not ours to fail
+                    r.ms = 1e3 * median_seconds(op, s);
+                    r.mpix = mpix / (r.ms * 1e-3);
+                    r.gflops = st.flops * n * n / (r.ms * 1e-3) / 1e9;
+                    stage_rows.push_back(r);
+                }
+#endif
+                for (Row &r : stage_rows) r.speedup = naive_ms / r.ms;
+                rows.insert(rows.end(), stage_rows.begin(), stage_rows.end());
+            }
+        }
+        std::cerr << "\n";
+
+        std::cout << "| stage | size | device | schedule | ms | MP/s | vs naive | GFLOP/s | max rel. diff | check |\n"
+                  << "|---|---|---|---|---:|---:|---:|---:|---:|---|\n";
+        for (const Row &r : rows) {
+            std::cout << "| " << r.stage << " | " << r.size << " | " << r.device << " | " << r.schedule
+                      << " | " << fmt(r.ms, 3) << " | " << fmt(r.mpix, 1) << " | " << fmt(r.speedup, 2)
+                      << " | " << fmt(r.gflops, 1) << " | " << (std::isnan(r.diff) ? "" : fmt(r.diff * 1e6, 2) + "e-6")
+                      << " | " << r.status << " |\n";
+        }
+        std::cout << "\nBlur GFLOP/s count the folded algorithm: 2 + 6r FLOPs per pixel (r = half width).\n";
+        if (!csv_path.empty()) {
+            std::ostringstream csv;
+            csv << "stage,size,device,schedule,ms,mpix_per_s,speedup_vs_naive,gflops,max_rel_diff,status\n";
+            for (const Row &r : rows) {
+                csv << '"' << r.stage << "\"," << r.size << "," << r.device << "," << r.schedule << ","
+                    << fmt(r.ms, 4) << "," << fmt(r.mpix, 2) << "," << fmt(r.speedup, 3) << ","
+                    << fmt(r.gflops, 2) << "," << (std::isnan(r.diff) ? "" : std::to_string(r.diff)) << ",\""
+                    << r.status << "\"\n";
+            }
+            const std::string text = csv.str();
+            if (std::fwrite(text.data(), 1, text.size(), csv_file.file()) != text.size()) {
+                throw Error("cannot write " + csv_path);
+            }
+            csv_file.commit();
+        }
+        if (!all_agree) {
+            std::cerr << "compare_schedules: some variants differ from the manual CPU schedule by more than 1e-5\n";
+            return 1;
+        }
+        return 0;
+    } catch (const std::exception &e) {
+        std::cerr << "compare_schedules: " << e.what() << "\n";
+        return 1;
+    }
+}
