@@ -120,7 +120,8 @@ int run_fit(FitArgs &args, const IoArgs &io) {
                           std::max(r.sigma_min, r.sigma_max), "sigma");
     }
     nlohmann::json j = fit_json(r, opt);
-    if (int sig = interrupt_signal()) {
+    const int sig = interrupt_signal();  // once: a signal during the saves counts too
+    if (sig) {
         j["interrupted"] = true;
         std::cerr << "blurmix: " << Interrupted(sig).what() << " after " << r.iterations << " of " << opt.iters
                   << " iterations; "
@@ -129,7 +130,7 @@ int run_fit(FitArgs &args, const IoArgs &io) {
                   << std::endl;
     }
     if (args.json) std::cout << j.dump() << std::endl;
-    return interrupt_signal() ? 128 + interrupt_signal() : 0;
+    return sig ? 128 + sig : 0;
 }
 
 }  // namespace
