@@ -11,8 +11,21 @@ def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png(w, h, depth, colour, rows, extra=b"", interlace=0):
+def adam7(w, rows, bpp):
+    """Byte rows (8-bit samples, bpp bytes a pixel) reordered into the seven Adam7 passes."""
+    out = []
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+        for y in range(y0, len(rows), dy):
+            row = b"".join(rows[y][x * bpp:(x + 1) * bpp] for x in range(x0, w, dx))
+            if row:
+                out.append(row)
+    return out
+
+
+def png(w, h, depth, colour, rows, extra=b"", interlace=0, bpp=0):
     ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, interlace)
+    if interlace:
+        rows = adam7(w, rows, bpp)
     raw = b"".join(b"\0" + r for r in rows)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra +
             chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
@@ -30,7 +43,7 @@ images = {
     "grey8_gama.png": png(3, 2, 8, 0, [b"\0\x80\xff", b"\x10\x20\x30"], chunk(b"gAMA", struct.pack(">I", 45455))),
     "greyalpha8.png": png(2, 2, 8, 4, [b"\x10\xff\x20\x80", b"\x30\0\x40\x7f"]),
     "rgb16.png": png(2, 1, 16, 2, [bytes(range(12))]),
-    "rgba8_interlaced.png": png(3, 3, 8, 6, [bytes(range(i, i + 12)) for i in range(3)], interlace=1),
+    "rgba8_interlaced.png": png(3, 3, 8, 6, [bytes(range(i, i + 12)) for i in range(3)], interlace=1, bpp=4),
     "palette2.png": png(4, 1, 2, 3, [b"\x1b"], chunk(b"PLTE", bytes(range(12))) + chunk(b"tRNS", b"\x80")),
     "srgb_iccp.png": png(1, 1, 8, 2, [b"\x01\x02\x03"], chunk(b"sRGB", b"\0") +
                          chunk(b"iCCP", b"x\0\0" + zlib.compress(b"\0" * 128))),
