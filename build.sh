@@ -3,7 +3,8 @@
 #   ./build.sh demo   build, then run `blurmix demo` into demo-out/
 #   ./build.sh test   build, then run the whole test suite with CTest
 #   ./build.sh build  build only
-# BUILD_DIR (default build) and CMAKE_ARGS (extra configure flags) can be set in the environment.
+# BUILD_DIR (default build), CMAKE_ARGS (extra configure flags) and EXTRA_PACKAGES (more Debian
+# packages, e.g. "clang libclang-rt-14-dev" for the fuzzers) can be set in the environment.
 set -euo pipefail
 cd "$(dirname "$0")"
 what=${1:-build}
@@ -11,7 +12,7 @@ build_dir=${BUILD_DIR:-build}
 
 # Debian packages: compiler, libpng, CLI11, Catch2, OpenCL on the CPU (PoCL), python3-venv.
 packages=(g++ make git python3 python3-venv libpng-dev libcli11-dev catch2 nlohmann-json3-dev
-          pocl-opencl-icd ocl-icd-opencl-dev)
+          pocl-opencl-icd ocl-icd-opencl-dev ${EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,7 +37,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 cmake --build "$build_dir" -j "$jobs"
 
 case "$what" in
-  demo)  "$build_dir/bin/blurmix" demo --out demo-out ;;
+  demo)  "$build_dir/bin/blurmix" demo --out demo-out --force ;;
   test)  ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" ;;
   build) ;;
   *) echo "build.sh: unknown action '$what' (demo, test or build)" >&2; exit 2 ;;

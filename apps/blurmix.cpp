@@ -1,5 +1,6 @@
 // blurmix: the command-line driver. Exit status 0 on success, 1 on a refused input or a failed
-// run (with a message on stderr naming the problem), 2 on a bad command line.
+// run (with a message on stderr naming the problem), 2 on a bad command line, 128 + the signal
+// after SIGINT or SIGTERM (a fit then writes the state it reached).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -30,30 +31,60 @@ bool is_png(const std::string &path) {
     return path.size() >= 4 && path.compare(path.size() - 4, 4, ".png") == 0;
 }
 
-int run_blur(const std::string &in_path, const std::string &out_path, float sigma, BlurOptions opt) {
-    Image in = load_image(in_path);
-    check_finite(in, in_path);
+// Input limits, the colour rule and --force, shared by blur, mix and fit.
+struct IoArgs {
+    InputOptions in;
+    uint64_t max_pixels = 1ull << 28, max_megabytes = 2048;
+    bool force = false;
+};
+
+void add_io_options(CLI::App *cmd, IoArgs &io) {
+    cmd->add_option("--max-pixels", io.max_pixels, "refuse input images with more pixels (width x height)")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--max-megabytes", io.max_megabytes, "refuse input images larger than this as float32, in MiB")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_flag("--linear", io.in.linear, "decode PNG inputs from sRGB to linear light, encode PNG outputs back");
+    cmd->add_flag("--force", io.force, "replace existing output files");
+}
+
+void apply_limits(IoArgs &io) {
+    if (io.max_megabytes > (UINT64_MAX >> 20)) throw Error("--max-megabytes is too large");
+    io.in.limits.max_pixels = io.max_pixels;
+    // A long thin image is fine as long as its pixel count is within the limit.
+    io.in.limits.max_width = io.in.limits.max_height = std::min<uint64_t>(io.max_pixels, INT32_MAX);
+    io.in.limits.max_bytes = io.max_megabytes << 20;
+}
+
+int run_blur(const std::string &in_path, const std::string &out_path, float sigma, BlurOptions opt,
+             const IoArgs &io) {
+    Image in = load_input(in_path, io.in);
     check_output_path(out_path);
-    save_image(out_path, blur(in, sigma, opt));
+    check_new_output(out_path, io.force);
+    Image out = blur(in, sigma, opt);
+    throw_if_interrupted();
+    save_output(out_path, out, io.in);
     return 0;
 }
 
 int run_mix(const std::string &in_path, const std::string &out_path, float s_min, float s_max,
-            const std::optional<float> &weight, const std::string &weights_path, BlurOptions opt) {
+            const std::optional<float> &weight, const std::string &weights_path, BlurOptions opt,
+            const IoArgs &io) {
     check_sigma(s_min, "sigma-min");
     check_sigma(s_max, "sigma-max");
-    Image in = load_image(in_path);
-    check_finite(in, in_path);
+    Image in = load_input(in_path, io.in);
     Map weights;
     if (weight) {
         weights = Map(1, 1);
         weights(0, 0) = *weight;
     } else {
-        weights = load_map(weights_path);
+        weights = load_map(weights_path, io.in.limits);
     }
     check_output_path(out_path);
+    check_new_output(out_path, io.force);
     Image a = blur(in, s_min, opt), b = blur(in, s_max, opt);
-    save_image(out_path, mix(a, b, logits_of(weights), opt.variant));
+    Image out = mix(a, b, logits_of(weights), opt.variant);
+    throw_if_interrupted();
+    save_output(out_path, out, io.in);
     return 0;
 }
 
@@ -65,37 +96,53 @@ struct FitArgs {
     ScaleArgs scales;
 };
 
-int run_fit(FitArgs &args) {
+int run_fit(FitArgs &args, const IoArgs &io) {
     FitOptions &opt = args.opt;
     opt.mode = parse_mode(args.mode);
-    Image source = load_image(args.source), target = load_image(args.target);
+    Image source = load_input(args.source, io.in), target = load_input(args.target, io.in);
     check_fit_inputs(source, target, opt);
     if (args.scales.used()) check_scale_options(opt, args.scales.options());
-    if (!args.out.empty()) prepare_output_dir(args.out);
+    const std::string fitted_name = is_png(args.source) ? "/fitted.png" : "/fitted.npy";
+    if (!args.out.empty()) {
+        prepare_output_dir(args.out);
+        std::vector<std::string> names = {fitted_name, "/weights.npy", "/sigma.npy", "/sigma.png"};
+        if (args.scales.used()) names.push_back("/scale.npy");
+        for (const std::string &name : names) check_new_output(args.out + name, io.force);
+    }
     if (!args.quiet) {
         opt.progress = [](const FitProgress &p) { print_progress(p); };
     }
+    // An interrupted fit stops between iterations and its outputs hold the state it reached.
+    opt.should_stop = [] { return interrupt_signal() != 0; };
     FitResult r = args.scales.used() ? fit_scales(source, target, opt, args.scales.options()) : fit(source, target, opt);
     if (!args.out.empty()) {
         if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.logits, args.scales.options().scales));
-        const bool png_in = is_png(args.source);
-        save_image(args.out + (png_in ? "/fitted.png" : "/fitted.npy"), r.fitted);
+        save_output(args.out + fitted_name, r.fitted, io.in);
         save_npy(args.out + "/weights.npy", r.weights);
         save_npy(args.out + "/sigma.npy", r.sigma);
         save_colormap_png(args.out + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
                           std::max(r.sigma_min, r.sigma_max), "sigma");
     }
-    if (args.json) {
-        nlohmann::json j = fit_json(r, opt);
-        if (args.scales.used()) add_scale_json(j, args.scales, opt);
-        std::cout << j.dump() << std::endl;
+    nlohmann::json j = fit_json(r, opt);
+    if (args.scales.used()) add_scale_json(j, args.scales, opt);
+    const int sig = interrupt_signal();  // once: a signal during the saves counts too
+    if (sig) {
+        j["interrupted"] = true;
+        std::cerr << "blurmix: " << Interrupted(sig).what() << " after " << r.iterations << " of " << opt.iters
+                  << " iterations; "
+                  << (args.out.empty() ? std::string("nothing written (no --out)")
+                                       : "the outputs in " + args.out + " hold that state")
+                  << std::endl;
     }
-    return 0;
+    if (args.json) std::cout << j.dump() << std::endl;
+    return sig ? 128 + sig : 0;
 }
 
 }  // namespace
 
-int main(int argc, char **argv) {
+namespace blurmix {
+
+int run_command_line(int argc, const char *const *argv, bool parse_only) {
     CLI::App app{"blurmix: an adaptive Gaussian blur that mixes a small and a large blur with "
                  "per-pixel or global weights, and fits those weights to a target."};
     app.require_subcommand(1);
@@ -121,6 +168,8 @@ int main(int argc, char **argv) {
         cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
         add_variant(cmd, blur_opt.variant);
     }
+    IoArgs io;
+    add_io_options(blur_cmd, io);
 
     auto mix_cmd = app.add_subcommand("mix", "mix of a small and a large blur: w blur(s_min) + (1 - w) blur(s_max)");
     mix_cmd->add_option("IN", in, "input image")->required();
@@ -133,6 +182,7 @@ int main(int argc, char **argv) {
     mix_cmd->add_option("--std-devs", blur_opt.std_devs)->capture_default_str();
     mix_cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
     add_variant(mix_cmd, blur_opt.variant);
+    add_io_options(mix_cmd, io);
 
     FitArgs fa;
     auto fit_cmd = app.add_subcommand("fit", "fit the mixing weights (and optionally the sigmas) to a target");
@@ -151,6 +201,7 @@ int main(int argc, char **argv) {
     fit_cmd->add_option("--std-devs", fa.opt.blur.std_devs)->capture_default_str();
     fit_cmd->add_option("--boundary", boundary, "zero, clamp or mirror")->capture_default_str();
     add_variant(fit_cmd, fa.opt.blur.variant);
+    add_io_options(fit_cmd, io);
     add_scale_options(fit_cmd, fa.scales, true);
 
     EvalArgs eval_args;
@@ -162,6 +213,7 @@ int main(int argc, char **argv) {
     demo_cmd->add_option("--iters", demo.iters)->capture_default_str();
     demo_cmd->add_flag("--json", demo.json, "one JSON line per experiment");
     add_variant(demo_cmd, demo.variant);
+    demo_cmd->add_flag("--force", demo.force, "replace existing pictures");
 
     try {
         app.parse(argc, argv);
@@ -179,21 +231,38 @@ int main(int argc, char **argv) {
         Boundary b = parse_boundary(boundary);
         blur_opt.boundary = b;
         fa.opt.blur.boundary = b;
-        if (*blur_cmd && !sigma_map.empty()) return run_local_blur(in, out, sigma_map, blur_scales, blur_opt);
+        apply_limits(io);
+        if (parse_only) return 0;
+        if (*blur_cmd && !sigma_map.empty()) {
+            check_new_output(out, io.force);
+            return run_local_blur(in, out, sigma_map, blur_scales, blur_opt);
+        }
         if (*blur_cmd && blur_scales.scales > 0) throw Error("--scales needs --sigma-map");
         if (*blur_cmd && sigma_opt->count() == 0) throw Error("blur needs --sigma S or --sigma-map MAP");
-        if (*blur_cmd) return run_blur(in, out, sigma, blur_opt);
+        if (*blur_cmd) return run_blur(in, out, sigma, blur_opt, io);
         if (*mix_cmd) {
             if (!weight && weights.empty()) throw Error("mix needs --weight W or --weights MAP");
-            return run_mix(in, out, s_min, s_max, weight, weights, blur_opt);
+            return run_mix(in, out, s_min, s_max, weight, weights, blur_opt, io);
         }
         if (*fit_cmd && fa.scales.used() && lr_opt->count() == 0) fa.opt.adamax.lr = kScaleFitLr;
-        if (*fit_cmd) return run_fit(fa);
+        if (*fit_cmd) return run_fit(fa, io);
         if (*demo_cmd) return run_demo(demo);
         if (*eval_cmd) return run_eval(eval_args);
+    } catch (const Interrupted &e) {
+        std::cerr << "blurmix: " << e.what() << "; nothing more written" << std::endl;
+        return 128 + e.signal;
     } catch (const std::exception &e) {
         std::cerr << "blurmix: error: " << e.what() << std::endl;
         return 1;
     }
     return 2;
 }
+
+}  // namespace blurmix
+
+#ifndef BLURMIX_NO_MAIN
+int main(int argc, char **argv) {
+    install_interrupt_handlers();
+    return run_command_line(argc, argv);
+}
+#endif

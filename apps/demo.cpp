@@ -26,10 +26,13 @@ int run_demo(const DemoArgs &args) {
     // With --json, stdout carries only the JSON lines; the narrative goes to stderr.
     FILE *text = args.json ? stderr : stdout;
     prepare_output_dir(args.out);
+    for (const char *name : {"/a_mix.png", "/c_recovery.png", "/c_sigma.png"}) check_new_output(args.out + name, args.force);
     const Image signal = seed_signal();
     FitOptions base;
     base.iters = args.iters;
     base.blur.variant = args.variant;
+    // Interrupted, the demo keeps the pictures already written and writes no more.
+    base.should_stop = [] { return interrupt_signal() != 0; };
 
     ExperimentA a = experiment_a(signal, args.variant);
     std::fprintf(text, "A: mix of blur 1 and blur 5 at weight 0.5 against the true blur 3: MSE %.6g\n", a.mse);
@@ -44,12 +47,14 @@ int run_demo(const DemoArgs &args) {
     };
     base.progress = progress("B");
     ExperimentB b = experiment_b(signal, base);
+    throw_if_interrupted();
     std::fprintf(text, "B: global fit, sigma 3 and 9 against the true blur 3: weight %.6f, recovered sigma %.6f\n",
                  b.weight, b.recovered_sigma);
 
     base.progress = progress("C");
     base.snapshots = {0, 4, 16, args.iters - 1};
     ExperimentC c = experiment_c(signal, base);
+    throw_if_interrupted();
     std::fprintf(text, "C: local fit, left sigma 4 and right sigma 7: mean recovered sigma left %.4f, right %.4f\n",
                  c.sigma_left_mean, c.sigma_right_mean);
     Image lo = blur(signal, 3.f), hi = blur(signal, 9.f);

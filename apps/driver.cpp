@@ -1,5 +1,6 @@
 #include "driver.h"
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -24,6 +25,62 @@ void check_output_path(const std::string &path) {
     if (!fs::is_directory(dir, ec)) throw Error(path + ": directory " + dir.string() + " does not exist");
     if (access(dir.c_str(), W_OK) != 0) throw Error(path + ": directory " + dir.string() + " is not writable");
     if (fs::is_directory(path, ec)) throw Error(path + ": is a directory");
+}
+
+void check_new_output(const std::string &path, bool force) {
+    std::error_code ec;
+    if (!force && fs::symlink_status(path, ec).type() != fs::file_type::not_found && !ec) {
+        throw Error(path + ": exists; pass --force to replace it");
+    }
+}
+
+Image load_input(const std::string &path, const InputOptions &in) {
+    Image img = load_image(path, in.limits);
+    check_finite(img, path);
+    if (in.linear && sniff_format(path) == FileFormat::png) srgb_to_linear(img);
+    return img;
+}
+
+void save_output(const std::string &path, const Image &img, const InputOptions &in) {
+    if (!in.linear || extension(path) != ".png") return save_image(path, img);
+    Image encoded = img.copy();
+    linear_to_srgb(encoded);
+    save_image(path, encoded);
+}
+
+namespace {
+volatile std::sig_atomic_t received = 0;
+
+// Only async-signal-safe work here: a flag, and the default action for a second signal.
+extern "C" void on_interrupt(int sig) {
+    if (received) {
+        std::signal(sig, SIG_DFL);
+        std::raise(sig);
+        return;
+    }
+    received = sig;
+}
+}  // namespace
+
+void install_interrupt_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+int interrupt_signal() {
+    return received;
+}
+
+Interrupted::Interrupted(int sig)
+    : std::runtime_error(std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal")),
+      signal(sig) {}
+
+void throw_if_interrupted() {
+    if (int sig = interrupt_signal()) throw Interrupted(sig);
 }
 
 void prepare_output_dir(const std::string &dir) {
@@ -53,6 +110,7 @@ nlohmann::json fit_json(const FitResult &r, const FitOptions &opt) {
     nlohmann::json j = {
         {"mode", opt.mode == Mode::local ? "local" : "global"},
         {"iters", opt.iters},
+        {"iterations", r.iterations},
         {"loss_initial", r.losses.front().loss},
         {"loss_final", r.losses.back().loss},
         {"weight_mean", wsum / n},

@@ -72,8 +72,12 @@ void check_size(const std::string &path, uint64_t w, uint64_t h, uint64_t c, con
         fail(path, "image is " + std::to_string(w) + "x" + std::to_string(h) + ", larger than the limit of " +
                        std::to_string(limits.max_width) + "x" + std::to_string(limits.max_height));
     }
-    uint64_t samples = 0, bytes = 0;
-    if (__builtin_mul_overflow(w, h, &samples) || __builtin_mul_overflow(samples, c, &samples) ||
+    uint64_t pixels = 0, samples = 0, bytes = 0;
+    if (__builtin_mul_overflow(w, h, &pixels) || pixels > limits.max_pixels) {
+        fail(path, "image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels exceeds the limit of " +
+                       std::to_string(limits.max_pixels) + " pixels");
+    }
+    if (__builtin_mul_overflow(pixels, c, &samples) ||
         __builtin_mul_overflow(samples, sizeof(float), &bytes) || bytes > limits.max_bytes) {
         fail(path, "image of " + dims + " floats exceeds the limit of " + std::to_string(limits.max_bytes) + " bytes");
     }
@@ -544,6 +548,41 @@ void AtomicFile::commit() {
 }
 
 // ---- public functions -------------------------------------------------------
+
+FileFormat sniff_format(const std::string &path) {
+    unsigned char magic[8];
+    std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+    if (!f || std::fread(magic, 1, 8, f.get()) != 8) return FileFormat::unknown;
+    if (png_sig_cmp(magic, 0, 8) == 0) return FileFormat::png;
+    if (std::memcmp(magic, "\x93NUMPY", 6) == 0) return FileFormat::npy;
+    return FileFormat::unknown;
+}
+
+float srgb_to_linear(float v) {
+    return v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f);
+}
+
+float linear_to_srgb(float v) {
+    return v <= 0.0031308f ? v * 12.92f : 1.055f * std::pow(v, 1.0f / 2.4f) - 0.055f;
+}
+
+namespace {
+template <class F>
+void convert_colour(Image &img, F f) {
+    const int colours = img.dim(2).extent() % 2 == 0 ? img.dim(2).extent() - 1 : img.dim(2).extent();
+    img.for_each_element([&](int x, int y, int k) {
+        if (k - img.dim(2).min() < colours) img(x, y, k) = f(img(x, y, k));
+    });
+}
+}  // namespace
+
+void srgb_to_linear(Image &img) {
+    convert_colour(img, [](float v) { return srgb_to_linear(v); });
+}
+
+void linear_to_srgb(Image &img) {
+    convert_colour(img, [](float v) { return linear_to_srgb(v); });
+}
 
 Image load_image(const std::string &path, const ReadLimits &limits) {
     return load(path, limits, Format::any);

@@ -21,10 +21,11 @@ struct Error : std::runtime_error {
 };
 
 // Caps on what a reader will decode, checked before anything is allocated.
-// max_bytes is the size of the decoded float32 image.
+// max_bytes is the size of the decoded float32 image, max_pixels its width x height.
 struct ReadLimits {
     uint64_t max_width = 1u << 16, max_height = 1u << 16;
     uint64_t max_bytes = 1ull << 31;
+    uint64_t max_pixels = ~0ull;  // no cap of its own by default
 };
 
 // Detects the format from the content (PNG signature or \x93NUMPY), not the name.
@@ -47,6 +48,19 @@ void save_png(const std::string &path, const Image &img, int bit_depth = 8);
 // (rows, cols, channels).
 void save_npy(const std::string &path, const Image &img);
 void save_npy(const std::string &path, const Map &map);  // (rows, cols)
+
+// What the content of a file says it is (read from its first bytes, not its
+// name); unknown also for a file that cannot be read.
+enum class FileFormat { unknown, png, npy };
+FileFormat sniff_format(const std::string &path);
+
+// The sRGB transfer function (IEC 61966-2-1) on values in [0, 1]: encoded to
+// linear light and back. The image versions convert the colour channels and
+// leave alpha (the 2nd of 2 channels, the 4th of 4) as it is.
+float srgb_to_linear(float v);
+float linear_to_srgb(float v);
+void srgb_to_linear(Image &img);
+void linear_to_srgb(Image &img);
 
 // Throws "what: NaN at row R, column C, channel K" (or Inf, -Inf) for the
 // first non-finite value in row-major order.

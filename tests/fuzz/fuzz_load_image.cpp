@@ -1,10 +1,9 @@
 // libFuzzer target for the image readers: any input must load or throw
 // blurmix::Error, never crash, leak or allocate past ReadLimits.
 //
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
-//       -I<halide>/include -Iruntime runtime/image_io.cpp \
-//       tests/fuzz/fuzz_load_image.cpp -lpng -o fuzz_load_image
-//   ./fuzz_load_image -max_len=4096 corpus/
+// Built by CMake with -DCMAKE_CXX_COMPILER=clang++ -DBLURMIX_FUZZ=ON; run by
+// tests/fuzz/run.sh, or by hand: build-asan/bin/fuzz_load_image -max_len=4096 DIR
+// tests/fuzz/corpus/fuzz_load_image
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +14,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     // The readers take paths, so every input goes through a real file.
     static const std::string path = "/tmp/blurmix-fuzz-" + std::to_string(getpid());
+    static const struct Cleanup {
+        ~Cleanup() { unlink(path.c_str()); }
+    } cleanup;
     FILE *f = std::fopen(path.c_str(), "wb");
     if (!f) return 0;
     std::fwrite(data, 1, size, f);
@@ -26,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     try {
         blurmix::Image img = blurmix::load_image(path, limits);
         blurmix::check_finite(img, path);
+        blurmix::srgb_to_linear(img);
     } catch (const blurmix::Error &) {
     }
     return 0;
