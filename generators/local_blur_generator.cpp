@@ -20,7 +20,9 @@ public:
         // Algorithm
         LocalBlur b = local_blur(input, sigma, input.width(), input.height(), radius_sigma, std_devs,
                                  boundary);
-        output(x, y, c) = b.output(x, y, c);
+        // GPU threads take the direct form (see LocalBlur): the same sum, another order.
+        const bool gpu = get_target().has_gpu_feature() && schedule == Schedule::manual && !using_autoscheduler();
+        output(x, y, c) = gpu ? b.direct(x, y, c) : b.output(x, y, c);
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -37,11 +39,24 @@ public:
             compute_all_root({b.tap_sum, b.taps, b.column, b.output});
             return;
         }
-        schedule_cpu(b);
+        if (gpu) {
+            schedule_gpu(b);
+        } else {
+            schedule_cpu(b);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+
+    // A thread per pixel in 32x8 tiles, channels over blocks: its tap sum (2R+1 exps), then its
+    // (2R+1)^2 offsets accumulated in a register. Not timed: no GPU here; checked for equality
+    // with the reference on OpenCL through PoCL (on the CPU).
+    void schedule_gpu(LocalBlur &b) {
+        output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+        b.direct_sum.compute_at(output, xi);
+        b.tap_sum.compute_at(output, xi);
+    }
 
     // Rows in parallel, in strips of 8. For each row: its taps (one exp per tap and pixel), then
     // for each channel the column sums of all 2R+1 offsets dx (the vertical tap loop inside the

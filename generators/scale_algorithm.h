@@ -20,6 +20,11 @@ struct LocalBlur {
     Func tap_sum;        // (x, y): the normalizer of g
     Func column;         // (x, y, c, dx): sum_dy w(dy) in(x + dx, y + dy)
     Func output;         // (x, y, c)
+    // The same sum with nothing stored per tap: sum over the (2R+1)^2 offsets of
+    // exp(-(dx^2 + dy^2) / (2 s^2)) in(p + d), over tap_sum^2. Twice the multiply-adds of the
+    // column form and one exp per offset, but a pixel needs only its own accumulator, which is
+    // what a GPU thread can hold for any R (the column form needs 2R+1 values per pixel).
+    Func direct_sum, direct;
     Expr radius;
 };
 
@@ -50,6 +55,14 @@ inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr r
     b.output(x, y, c) = b.taps(x, y, 0) * b.column(x, y, c, 0);
     RDom r2(1, b.radius, "local_r2");
     b.output(x, y, c) += b.taps(x, y, r2) * (b.column(x, y, c, -r2) + b.column(x, y, c, r2));
+
+    RDom rd(-b.radius, 2 * b.radius + 1, -b.radius, 2 * b.radius + 1, "local_rd");
+    b.direct_sum = Func("local_direct_sum");
+    b.direct_sum(x, y, c) = 0.f;
+    b.direct_sum(x, y, c) += exp(-cast<float>(rd.x * rd.x + rd.y * rd.y) / (2 * s * s)) *
+                             b.input(x + rd.x, y + rd.y, c);
+    b.direct = Func("local_blur_direct");
+    b.direct(x, y, c) = b.direct_sum(x, y, c) / (b.tap_sum(x, y) * b.tap_sum(x, y));
     return b;
 }
 
