@@ -77,9 +77,17 @@ inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr r
 //   sigmoid weight would saturate at each segment's ends and stall there (the gradient of a
 //   saturated sigmoid vanishes), which is what the min/max method does at s_min and s_max;
 //   here that can happen only at s_0 and s_{K-1}, the ends of the range;
+// - at a scale itself (u an integer, as the start z = 0 is for odd K) the derivative is the
+//   segment above's, never 0 or an average of two slopes that may cancel;
 // - the sigmoid keeps u inside [0, K - 1] without clamping (a clamp has a zero gradient
 //   outside, where a parameter would be stuck), and for K = 2 it is the seed's method exactly:
 //   u = 1 - m with m = sigmoid(z), x_hat = m B_0 + (1 - m) B_1, and the same gradient in z.
+// What no parameterisation removes: a pixel's value need not be monotone along the stack, and
+// where it is not, its own loss has local minima in u (tests/test_scales.cpp shows that the
+// pixels whose value is monotone all cross five boundaries to their target). The smoothness
+// penalty below, held for the first iterations, is what gets most of the others out.
+// (Adamax on u itself, projected into [0, K - 1], was tried: no better on experiment D, worse
+// on 512x512 noise.)
 // The recovered sigma is (1 - f) s_i + f s_{i+1} (for K = 2 the seed's m s_min + (1 - m) s_max).
 struct ScaleMix {
     Func q;          // (x, y): sigmoid(-z), the scale position over K - 1
