@@ -58,22 +58,24 @@ private:
         b.tap_sum.compute_at(output, xi);
     }
 
-    // Rows in parallel, in strips of 8. For each row: its taps (one exp per tap and pixel), then
-    // for each channel the column sums of all 2R+1 offsets dx (the vertical tap loop inside the
-    // vector loop, accumulating in registers), then the horizontal sum over dx. The column sums
-    // cannot be shared between neighbouring pixels (each uses its own sigma), so the cost is
-    // (2R+1)(R+1) multiply-adds a pixel; a row's column sums (2R+1 x width floats) stay in L2.
+    // Rows in parallel, in strips of 8. For each row: its taps (one exp per tap and pixel); then
+    // for each run of four vectors of pixels the column sums of all 2R+1 offsets dx (the tap loop
+    // inside the vector loop, accumulating in registers; the run's 2R+1 columns stay in L1),
+    // then the horizontal sum over dx. The column sums cannot be shared between neighbouring
+    // pixels (each uses its own sigma), so the cost is (2R+1)(R+1) multiply-adds a pixel.
     // blurmix_bench_scales, 512x512x1, sigma 4 | 7 (R = 14), on the shared 2-core AMD EPYC build
-    // machine: 75 to 195 ms as its load varied (naive: 1867 ms; the separable blur, sigma 7: 1.2 to 2.7 ms).
+    // machine: 32 to 34x the separable blur of sigma 7 (23 to 42 ms as its load varied); with the
+    // columns of a whole row (in L2) instead, 61 to 86x (75 to 195 ms); naive: 1867 ms.
     void schedule_cpu(LocalBlur &b) {
         const int vec = natural_vector_size<float>();
         output.split(y, yo, yi, 8, TailStrategy::GuardWithIf)
+            .split(x, xo, xi, vec * 4, TailStrategy::GuardWithIf)
             .parallel(yo)
-            .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
-        b.output.compute_at(output, yi).vectorize(x, vec * 2);
-        b.output.update().vectorize(x, vec * 2);
-        b.column.compute_at(output, yi).vectorize(x, vec * 2);
-        b.column.update().vectorize(x, vec * 2);
+            .vectorize(xi);
+        b.output.compute_at(output, xo).vectorize(x);
+        b.output.update().vectorize(x);
+        b.column.compute_at(output, xo).vectorize(x);
+        b.column.update().vectorize(x);
         b.taps.compute_at(output, yi).vectorize(x, vec);
         b.tap_sum.compute_at(output, yi).vectorize(x, vec);
         b.tap_sum.update().vectorize(x, vec);
