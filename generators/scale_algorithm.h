@@ -95,6 +95,7 @@ struct ScaleMix {
     Func frac;       // (x, y): f
     Func output;     // (x, y, c)
     Func residual;   // x_hat - target
+    Func pixel;      // (x, y): {sum over c of residual^2, d loss / d u}
     Func row_loss;   // per row y, sum over x and c of residual^2
     Func loss;       // () mean squared error (float)
     Func d_u;        // (x, y): d loss / d u
@@ -119,19 +120,24 @@ inline ScaleMix scale_mix(Func stack, Expr scales, Func z, Func target, Expr wid
     m.residual = Func("scale_residual");
     m.residual(x, y, c) = m.output(x, y, c) - target(x, y, c);
 
+    // Per pixel, over the channels at once: the squared residual and d loss / d u, so that the
+    // two scales are gathered once for both.
     Expr n = cast<float>(width) * cast<float>(height) * cast<float>(channels);
-    RDom rxc(0, width, 0, channels, "scale_rxc");
+    RDom rc(0, channels, "scale_rc");
+    m.pixel = Func("scale_pixel");
+    m.pixel(x, y) = {0.f, 0.f};
+    Expr r = m.residual(x, y, rc);
+    m.pixel(x, y) = {m.pixel(x, y)[0] + r * r,
+                     m.pixel(x, y)[1] + (2.f / n) * r *
+                                            (stack(x, y, rc, m.segment(x, y) + 1) - stack(x, y, rc, m.segment(x, y)))};
+    RDom rx(0, width, "scale_rx");
     m.row_loss = Func("scale_row_loss");
     m.row_loss(y) = 0.f;
-    m.row_loss(y) += m.residual(rxc.x, y, rxc.y) * m.residual(rxc.x, y, rxc.y);
+    m.row_loss(y) += m.pixel(rx, y)[0];
     m.loss = Func("scale_loss");
     m.loss() = cast<float>(column_total(m.row_loss, height, "scale_loss_total")() / cast<double>(n));
-
-    RDom rc(0, channels, "scale_rc");
     m.d_u = Func("scale_d_u");
-    m.d_u(x, y) = 0.f;
-    m.d_u(x, y) += (2.f / n) * m.residual(x, y, rc) *
-                   (stack(x, y, rc, m.segment(x, y) + 1) - stack(x, y, rc, m.segment(x, y)));
+    m.d_u(x, y) = m.pixel(x, y)[1];
     m.d_z = Func("scale_d_z");
     Expr q = m.q(x, y);
     // du/dz = -(K - 1) q (1 - q)
@@ -150,8 +156,10 @@ constexpr float kTvEps = 1e-3f;
 
 struct Smoothness {
     Func dh, dv;         // (x, y): q(x+1, y) - q(x, y) and q(x, y+1) - q(x, y)
+    Func pair_penalty;   // (x, y): phi of the pairs (x, y)-(x+1, y) and (x, y)-(x, y+1)
     Func row_penalty;    // per row
     Func penalty;        // ()
+    Func dphi;           // (x, y): {phi'(dh), phi'(dv)}
     Func d_q;            // (x, y)
 };
 
@@ -178,12 +186,16 @@ inline Smoothness smoothness(Func q, Expr width, Expr height, Expr kind, Expr la
     RDom rx(0, select(kind == kNoPenalty, 0, width), "smooth_rx");
     s.row_penalty = Func("smooth_row_penalty");
     s.row_penalty(y) = 0.f;
-    s.row_penalty(y) += penalty_phi(s.dh(rx, y), kind) + penalty_phi(s.dv(rx, y), kind);
+    s.pair_penalty = Func("smooth_pair_penalty");
+    s.pair_penalty(x, y) = penalty_phi(s.dh(x, y), kind) + penalty_phi(s.dv(x, y), kind);
+    s.row_penalty(y) += s.pair_penalty(rx, y);
     s.penalty = Func("smooth_penalty");
     s.penalty() = cast<float>(column_total(s.row_penalty, height, "smooth_total")() * cast<double>(scale));
+    // phi' of each pixel's two pairs, once: each enters the gradients of both its pixels.
+    s.dphi = Func("smooth_dphi");
+    s.dphi(x, y) = {penalty_dphi(s.dh(x, y), kind), penalty_dphi(s.dv(x, y), kind)};
     s.d_q = Func("smooth_d_q");
-    s.d_q(x, y) = scale * (penalty_dphi(s.dh(x - 1, y), kind) - penalty_dphi(s.dh(x, y), kind) +
-                           penalty_dphi(s.dv(x, y - 1), kind) - penalty_dphi(s.dv(x, y), kind));
+    s.d_q(x, y) = scale * (s.dphi(x - 1, y)[0] - s.dphi(x, y)[0] + s.dphi(x, y - 1)[1] - s.dphi(x, y)[1]);
     return s;
 }
 
