@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     Variant v;
     app.add_option("--size", size)->capture_default_str();
     app.add_option("--iters", iters, "iterations of each fit")->capture_default_str();
-    app.add_option("--repeat", repeat, "runs of each fit; the best is kept")->capture_default_str();
+    app.add_option("--repeat", repeat, "runs of each fit; the best is kept (0: no fits)")->capture_default_str();
     app.add_option("--scales", scales)->capture_default_str();
     app.add_option("--schedule", v.schedule)->capture_default_str();
     CLI11_PARSE(app, argc, argv);
@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
         const double t_adamax = best_ms([&] { adamax_step(st, z, {}, v); });
         std::printf("%-40s %9.3f\n", "adamax step", t_adamax);
 
+        if (repeat < 1) return 0;  // the stages only
         // Whole fits, interleaved so that a busy moment of the machine hits all of them alike.
         FitOptions opt;
         opt.sigma_min = 3.f;

@@ -47,7 +47,6 @@ int run_local_blur(const std::string &in_path, const std::string &out_path, cons
     Map sigma = load_map(map_path);
     check_sigma_map(sigma, in.width(), in.height(), map_path);
     check_output_path(out_path);
-    if (scales.smooth > 0.f) throw Error("--smooth is for fit and eval, not blur");
     if (scales.scales > 0) {
         ScaleOptions so = scales.options();
         save_image(out_path, scale_blur(in, sigma, so.scales, so.spacing, opt));
@@ -195,10 +194,8 @@ int run_eval(EvalArgs &a) {
     check_sigma_map(truth, signal.width(), signal.height(), a.sigma_map);
     float lo = truth(0, 0), hi = lo;
     truth.for_each_value([&](float s) { lo = std::min(lo, s); hi = std::max(hi, s); });
-    if (a.sigma_min == 0) a.sigma_min = 0.75f * lo;
-    if (a.sigma_max == 0) a.sigma_max = 1.25f * hi;
-    opt.sigma_min = a.sigma_min;
-    opt.sigma_max = a.sigma_max;
+    opt.sigma_min = a.sigma_min.value_or(0.75f * lo);
+    opt.sigma_max = a.sigma_max.value_or(1.25f * hi);
     if (a.scale_args.smooth_iters < 0) a.scale_args.smooth_iters = opt.iters / 2;
     ScaleOptions so = a.scale_args.options();
     check_fit_inputs(signal, signal, opt);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ int run_local_blur(const std::string &in_path, const std::string &out_path, cons
 
 struct EvalArgs {
     std::string signal, sigma_map, out;
-    float sigma_min = 0, sigma_max = 0;  // 0: 0.75 x the map's smallest, 1.25 x its largest
+    std::optional<float> sigma_min, sigma_max;  // default 0.75 x the map's smallest, 1.25 x its largest
     std::vector<int> scales = {7};
     std::string boundary = "zero";
     bool json = false, quiet = false;

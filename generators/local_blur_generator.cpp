@@ -20,7 +20,9 @@ public:
         // Algorithm
         LocalBlur b = local_blur(input, sigma, input.width(), input.height(), radius_sigma, std_devs,
                                  boundary);
-        output(x, y, c) = b.output(x, y, c);
+        // GPU threads take the direct form (see LocalBlur): the same sum, another order.
+        const bool gpu = get_target().has_gpu_feature() && schedule == Schedule::manual && !using_autoscheduler();
+        output(x, y, c) = gpu ? b.direct(x, y, c) : b.output(x, y, c);
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -37,28 +39,43 @@ public:
             compute_all_root({b.tap_sum, b.taps, b.column, b.output});
             return;
         }
-        schedule_cpu(b);
+        if (gpu) {
+            schedule_gpu(b);
+        } else {
+            schedule_cpu(b);
+        }
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 
-    // Rows in parallel, in strips of 8. For each row: its taps (one exp per tap and pixel), then
-    // for each channel the column sums of all 2R+1 offsets dx (the vertical tap loop inside the
-    // vector loop, accumulating in registers), then the horizontal sum over dx. The column sums
-    // cannot be shared between neighbouring pixels (each uses its own sigma), so the cost is
-    // (2R+1)(R+1) multiply-adds a pixel; a row's column sums (2R+1 x width floats) stay in L2.
+    // A thread per pixel in 32x8 tiles, channels over blocks: its tap sum (2R+1 exps), then its
+    // (2R+1)^2 offsets accumulated in a register. Not timed: no GPU here; checked for equality
+    // with the reference on OpenCL through PoCL (on the CPU).
+    void schedule_gpu(LocalBlur &b) {
+        output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+        b.direct_sum.compute_at(output, xi);
+        b.tap_sum.compute_at(output, xi);
+    }
+
+    // Rows in parallel, in strips of 8. For each row: its taps (one exp per tap and pixel); then
+    // for each run of four vectors of pixels the column sums of all 2R+1 offsets dx (the tap loop
+    // inside the vector loop, accumulating in registers; the run's 2R+1 columns stay in L1),
+    // then the horizontal sum over dx. The column sums cannot be shared between neighbouring
+    // pixels (each uses its own sigma), so the cost is (2R+1)(R+1) multiply-adds a pixel.
     // blurmix_bench_scales, 512x512x1, sigma 4 | 7 (R = 14), on the shared 2-core AMD EPYC build
-    // machine: 75 to 195 ms as its load varied (naive: 1867 ms; the separable blur, sigma 7: 1.2 to 2.7 ms).
+    // machine: 32 to 34x the separable blur of sigma 7 (23 to 42 ms as its load varied); with the
+    // columns of a whole row (in L2) instead, 61 to 86x (75 to 195 ms); naive: 1867 ms.
     void schedule_cpu(LocalBlur &b) {
         const int vec = natural_vector_size<float>();
         output.split(y, yo, yi, 8, TailStrategy::GuardWithIf)
+            .split(x, xo, xi, vec * 4, TailStrategy::GuardWithIf)
             .parallel(yo)
-            .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
-        b.output.compute_at(output, yi).vectorize(x, vec * 2);
-        b.output.update().vectorize(x, vec * 2);
-        b.column.compute_at(output, yi).vectorize(x, vec * 2);
-        b.column.update().vectorize(x, vec * 2);
+            .vectorize(xi);
+        b.output.compute_at(output, xo).vectorize(x);
+        b.output.update().vectorize(x);
+        b.column.compute_at(output, xo).vectorize(x);
+        b.column.update().vectorize(x);
         b.taps.compute_at(output, yi).vectorize(x, vec);
         b.tap_sum.compute_at(output, yi).vectorize(x, vec);
         b.tap_sum.update().vectorize(x, vec);

@@ -20,6 +20,11 @@ struct LocalBlur {
     Func tap_sum;        // (x, y): the normalizer of g
     Func column;         // (x, y, c, dx): sum_dy w(dy) in(x + dx, y + dy)
     Func output;         // (x, y, c)
+    // The same sum with nothing stored per tap: sum over the (2R+1)^2 offsets of
+    // exp(-(dx^2 + dy^2) / (2 s^2)) in(p + d), over tap_sum^2. Twice the multiply-adds of the
+    // column form and one exp per offset, but a pixel needs only its own accumulator, which is
+    // what a GPU thread can hold for any R (the column form needs 2R+1 values per pixel).
+    Func direct_sum, direct;
     Expr radius;
 };
 
@@ -50,6 +55,14 @@ inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr r
     b.output(x, y, c) = b.taps(x, y, 0) * b.column(x, y, c, 0);
     RDom r2(1, b.radius, "local_r2");
     b.output(x, y, c) += b.taps(x, y, r2) * (b.column(x, y, c, -r2) + b.column(x, y, c, r2));
+
+    RDom rd(-b.radius, 2 * b.radius + 1, -b.radius, 2 * b.radius + 1, "local_rd");
+    b.direct_sum = Func("local_direct_sum");
+    b.direct_sum(x, y, c) = 0.f;
+    b.direct_sum(x, y, c) += exp(-cast<float>(rd.x * rd.x + rd.y * rd.y) / (2 * s * s)) *
+                             b.input(x + rd.x, y + rd.y, c);
+    b.direct = Func("local_blur_direct");
+    b.direct(x, y, c) = b.direct_sum(x, y, c) / (b.tap_sum(x, y) * b.tap_sum(x, y));
     return b;
 }
 
@@ -64,9 +77,17 @@ inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr r
 //   sigmoid weight would saturate at each segment's ends and stall there (the gradient of a
 //   saturated sigmoid vanishes), which is what the min/max method does at s_min and s_max;
 //   here that can happen only at s_0 and s_{K-1}, the ends of the range;
+// - at a scale itself (u an integer, as the start z = 0 is for odd K) the derivative is the
+//   segment above's, never 0 or an average of two slopes that may cancel;
 // - the sigmoid keeps u inside [0, K - 1] without clamping (a clamp has a zero gradient
 //   outside, where a parameter would be stuck), and for K = 2 it is the seed's method exactly:
 //   u = 1 - m with m = sigmoid(z), x_hat = m B_0 + (1 - m) B_1, and the same gradient in z.
+// What no parameterisation removes: a pixel's value need not be monotone along the stack, and
+// where it is not, its own loss has local minima in u (tests/test_scales.cpp shows that the
+// pixels whose value is monotone all cross five boundaries to their target). The smoothness
+// penalty below, held for the first iterations, is what gets most of the others out.
+// (Adamax on u itself, projected into [0, K - 1], was tried: no better on experiment D, worse
+// on 512x512 noise.)
 // The recovered sigma is (1 - f) s_i + f s_{i+1} (for K = 2 the seed's m s_min + (1 - m) s_max).
 struct ScaleMix {
     Func q;          // (x, y): sigmoid(-z), the scale position over K - 1
@@ -74,6 +95,7 @@ struct ScaleMix {
     Func frac;       // (x, y): f
     Func output;     // (x, y, c)
     Func residual;   // x_hat - target
+    Func pixel;      // (x, y): {sum over c of residual^2, d loss / d u}
     Func row_loss;   // per row y, sum over x and c of residual^2
     Func loss;       // () mean squared error (float)
     Func d_u;        // (x, y): d loss / d u
@@ -98,19 +120,24 @@ inline ScaleMix scale_mix(Func stack, Expr scales, Func z, Func target, Expr wid
     m.residual = Func("scale_residual");
     m.residual(x, y, c) = m.output(x, y, c) - target(x, y, c);
 
+    // Per pixel, over the channels at once: the squared residual and d loss / d u, so that the
+    // two scales are gathered once for both.
     Expr n = cast<float>(width) * cast<float>(height) * cast<float>(channels);
-    RDom rxc(0, width, 0, channels, "scale_rxc");
+    RDom rc(0, channels, "scale_rc");
+    m.pixel = Func("scale_pixel");
+    m.pixel(x, y) = {0.f, 0.f};
+    Expr r = m.residual(x, y, rc);
+    m.pixel(x, y) = {m.pixel(x, y)[0] + r * r,
+                     m.pixel(x, y)[1] + (2.f / n) * r *
+                                            (stack(x, y, rc, m.segment(x, y) + 1) - stack(x, y, rc, m.segment(x, y)))};
+    RDom rx(0, width, "scale_rx");
     m.row_loss = Func("scale_row_loss");
     m.row_loss(y) = 0.f;
-    m.row_loss(y) += m.residual(rxc.x, y, rxc.y) * m.residual(rxc.x, y, rxc.y);
+    m.row_loss(y) += m.pixel(rx, y)[0];
     m.loss = Func("scale_loss");
     m.loss() = cast<float>(column_total(m.row_loss, height, "scale_loss_total")() / cast<double>(n));
-
-    RDom rc(0, channels, "scale_rc");
     m.d_u = Func("scale_d_u");
-    m.d_u(x, y) = 0.f;
-    m.d_u(x, y) += (2.f / n) * m.residual(x, y, rc) *
-                   (stack(x, y, rc, m.segment(x, y) + 1) - stack(x, y, rc, m.segment(x, y)));
+    m.d_u(x, y) = m.pixel(x, y)[1];
     m.d_z = Func("scale_d_z");
     Expr q = m.q(x, y);
     // du/dz = -(K - 1) q (1 - q)
@@ -129,8 +156,10 @@ constexpr float kTvEps = 1e-3f;
 
 struct Smoothness {
     Func dh, dv;         // (x, y): q(x+1, y) - q(x, y) and q(x, y+1) - q(x, y)
+    Func pair_penalty;   // (x, y): phi of the pairs (x, y)-(x+1, y) and (x, y)-(x, y+1)
     Func row_penalty;    // per row
     Func penalty;        // ()
+    Func dphi;           // (x, y): {phi'(dh), phi'(dv)}
     Func d_q;            // (x, y)
 };
 
@@ -157,12 +186,16 @@ inline Smoothness smoothness(Func q, Expr width, Expr height, Expr kind, Expr la
     RDom rx(0, select(kind == kNoPenalty, 0, width), "smooth_rx");
     s.row_penalty = Func("smooth_row_penalty");
     s.row_penalty(y) = 0.f;
-    s.row_penalty(y) += penalty_phi(s.dh(rx, y), kind) + penalty_phi(s.dv(rx, y), kind);
+    s.pair_penalty = Func("smooth_pair_penalty");
+    s.pair_penalty(x, y) = penalty_phi(s.dh(x, y), kind) + penalty_phi(s.dv(x, y), kind);
+    s.row_penalty(y) += s.pair_penalty(rx, y);
     s.penalty = Func("smooth_penalty");
     s.penalty() = cast<float>(column_total(s.row_penalty, height, "smooth_total")() * cast<double>(scale));
+    // phi' of each pixel's two pairs, once: each enters the gradients of both its pixels.
+    s.dphi = Func("smooth_dphi");
+    s.dphi(x, y) = {penalty_dphi(s.dh(x, y), kind), penalty_dphi(s.dv(x, y), kind)};
     s.d_q = Func("smooth_d_q");
-    s.d_q(x, y) = scale * (penalty_dphi(s.dh(x - 1, y), kind) - penalty_dphi(s.dh(x, y), kind) +
-                           penalty_dphi(s.dv(x, y - 1), kind) - penalty_dphi(s.dv(x, y), kind));
+    s.d_q(x, y) = scale * (s.dphi(x - 1, y)[0] - s.dphi(x, y)[0] + s.dphi(x, y - 1)[1] - s.dphi(x, y)[1]);
     return s;
 }
 

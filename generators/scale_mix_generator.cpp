@@ -28,6 +28,10 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
+        if (get_target().has_gpu_feature()) {
+            output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+            return;
+        }
         // Memory bound, like the min/max mix: rows in parallel, x vectorized (the two scales of a
         // vector are gathered, as neighbouring pixels may use different pairs). Run once per fit,
         // for the final render, so not timed on its own.
@@ -38,7 +42,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix

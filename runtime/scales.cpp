@@ -16,9 +16,13 @@ Fn pipeline(const std::string &name, const Variant &v, Fn) {
     return reinterpret_cast<Fn>(find_pipeline(name, v));
 }
 
+// Inputs are const to callers; a GPU pipeline may still attach a device copy to them. Unless the
+// device holds the newest data, the host's is to be copied over.
 template <typename B>
 halide_buffer_t *in(const B &b) {
-    return const_cast<B &>(b).raw_buffer();
+    halide_buffer_t *raw = const_cast<B &>(b).raw_buffer();
+    if (!raw->device_dirty()) raw->set_host_dirty(true);
+    return raw;
 }
 
 void to_host(halide_buffer_t *b) {

@@ -328,3 +328,44 @@ TEST_CASE("every built variant of the stack's render and gradient matches the re
         CHECK(max_abs_diff(g.d_z, expect.d_z) < 1e-6);
     }
 }
+
+TEST_CASE("the stack's fit walks across scale boundaries", "[scales]") {
+    // Every pixel starts between scales 0 and 1 and its target is between scales 5 and 6: five
+    // boundaries to cross, with the gradient's size changing at each. A pixel's own loss has a
+    // local minimum wherever its value is not monotone along the stack (about half the pixels of
+    // a noise image here), and more than one root if it is not monotone past the target: those
+    // may stop elsewhere, as any descent would. The others must arrive: the boundaries themselves
+    // do not stop them.
+    const int w = 48, h = 40, K = 7;
+    blurmix::Image src = test::random_image(w, h, 1, 90);
+    auto sigmas = blurmix::scale_sigmas(1.f, 7.f, K, blurmix::Spacing::geometric);
+    blurmix::Stack stack = blurmix::scale_stack(src, sigmas);
+    auto z_of_u = [&](float u) {
+        blurmix::Map z(w, h);
+        z.fill(std::log(1.f - u / (K - 1)) - std::log(u / (K - 1)));
+        return z;
+    };
+    blurmix::Image target = blurmix::scale_mix(stack, z_of_u(5.5f));
+    blurmix::FitOptions opt;
+    opt.sigma_min = 1.f;
+    opt.sigma_max = 7.f;
+    opt.adamax.lr = blurmix::kScaleFitLr;
+    // Slow near the target: Adamax scales each step by the largest gradient seen, from far away.
+    opt.iters = 3000;
+    blurmix::ScaleOptions so{K, blurmix::Spacing::geometric, {}};
+    so.initial = z_of_u(0.5f);
+    blurmix::FitResult r = blurmix::fit_scales(src, target, opt, so);
+    blurmix::Map u = blurmix::scale_position_of(r.logits, K);
+    int monotone = 0, arrived = 0;
+    u.for_each_element([&](int x, int y) {
+        const float need = target(x, y, 0) - stack(x, y, 0, 0);
+        bool ok = true;
+        for (int k = 0; k < K - 1; k++) ok = ok && (stack(x, y, 0, k + 1) - stack(x, y, 0, k)) * need > 0;
+        if (!ok) return;
+        monotone++;
+        arrived += std::abs(u(x, y) - 5.5f) < 0.1f;
+    });
+    INFO("monotone " << monotone << " arrived " << arrived << " of " << w * h);
+    CHECK(monotone > 0.3 * w * h);
+    CHECK(arrived > 0.95 * monotone);
+}

@@ -179,6 +179,7 @@ TEST_CASE("driver: bad input to the local blur, stack fit and eval is refused wi
         {eval + " --sigma-map " + d / "small.npy", "but the image is 16x12", 1},
         {eval + " --sigma-map " + d / "sigma.npy" + " --sigma-min 3 --sigma-max 2", "must be smaller", 1},
         {eval + " --sigma-map " + d / "sigma.npy" + " --scales 1", "scales must be from 2 to 64", 1},
+        {eval + " --sigma-map " + d / "sigma.npy" + " --sigma-min 0", "sigma-min must be a number in (0, 1000]", 1},
         {eval + " --sigma-map " + d / "sigma.npy" + " --scale-lr 0", "scale-lr must be a positive number", 1},
         {eval + " --sigma-map " + d / "sigma.npy" + " --repeat 0", "repeat must be at least 1", 1},
     };
