@@ -465,11 +465,11 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
         moments = m;
     }
     const float inv_n = (float)(1.0 / ((double)w * h * source.channels()));
-    // The first call reads the zero state through zero strides. Not in place: the loss output
-    // reads the starting state, which the pipeline may schedule after writing the new one.
-    float zeros[3] = {0.f, 0.f, 0.f};
-    halide_dimension_t zero_dims[3] = {{0, moments.width(), 0}, {0, moments.height(), 0}, {0, 3, 1}};
-    Image state(zeros, 3, zero_dims), next(moments.width(), moments.height(), 3);
+    // Not in place: the loss output reads the starting state, which the pipeline may schedule
+    // after writing the new one. (A zero-stride zero state would save the fill on the CPU, but
+    // Halide's copy to a GPU does not take zero strides.)
+    Image state(moments.width(), moments.height(), 3), next(moments.width(), moments.height(), 3);
+    state.fill(0.f);
     auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
     auto steps_fn = lookup("fit_steps", v, &blurmix_fit_steps_cpu_manual);
     const AdamaxParams &p = opt.adamax;
@@ -485,7 +485,6 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
         }
         to_host(next);
         std::swap(state, next);
-        if (it == 0) next = Image(moments.width(), moments.height(), 3);
         rec.r.iterations = it = end;
     }
     return state.sliced(2, 0);  // a view of the logit plane
@@ -497,9 +496,8 @@ Map fit_sigma_fused(const Image &source, const Image &target, const FitOptions &
                     FitRecorder &rec, Image &a, Image &b, float &s_min_out, float &s_max_out) {
     const Variant &v = opt.blur.variant;
     const int w = source.width(), h = source.height();
-    float zeros[3] = {0.f, 0.f, 0.f};
-    halide_dimension_t zero_dims[3] = {{0, w, 0}, {0, h, 0}, {0, 3, 1}};
-    Image state(zeros, 3, zero_dims), next(w, h, 3);
+    Image state(w, h, 3), next(w, h, 3);
+    state.fill(0.f);
     Map sigmas(2, 3), sigmas_next(2, 3);
     sigmas.fill(0.f);
     sigmas(0, 0) = opt.sigma_min;
@@ -518,7 +516,6 @@ Map fit_sigma_fused(const Image &source, const Image &target, const FitOptions &
         to_host(next);
         std::swap(state, next);
         std::swap(sigmas, sigmas_next);
-        if (it == 0) next = Image(w, h, 3);
         rec.r.iterations = it + 1;
     }
     s_min_out = sigmas(0, 0);
