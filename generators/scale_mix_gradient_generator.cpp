@@ -71,21 +71,6 @@ private:
         gpu_row_sum(s.row_penalty);
     }
 
-    void gpu_row_sum(Func rows) {
-        RVar rx = rows.rvars(0)[0];
-        RVar rxo("rxo"), rxi("rxi");
-        Var row = rows.args().back();
-        Func lanes = rows.update()
-                         .split(rx, rxo, rxi, 32, TailStrategy::GuardWithIf)
-                         .rfactor(rxi, u);
-        lanes.compute_root().reorder(u, row).gpu_blocks(row).gpu_threads(u);
-        lanes.update().reorder(u, row).gpu_blocks(row).gpu_threads(u);
-        rows.compute_root();
-        for (Stage st : {Stage(rows), rows.update()}) {
-            st.gpu_tile(row, yo, yi, 32, TailStrategy::GuardWithIf);
-        }
-    }
-
     // q = sigmoid(-z) once per pixel (an exp) at root, as the render, the loss, the gradient and
     // the penalty's five-point stencil all read it. Then, per pixel and at root, the squared
     // residual and d loss / d u together, so that the two scales are gathered once (a vector's
@@ -120,17 +105,6 @@ private:
             .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
             .parallel(yo)
             .vectorize(x, vec, TailStrategy::GuardWithIf);
-    }
-
-    void vectorized_row_sum(Func rows, int vec) {
-        RVar rx = rows.rvars(0)[0];
-        RVar rxo("rxo"), rxi("rxi");
-        rows.compute_root().parallel(rows.args().back());
-        Func lanes = rows.update()
-                         .split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf)
-                         .rfactor(rxi, u);
-        lanes.compute_at(rows, rows.args().back()).vectorize(u);
-        lanes.update().vectorize(u);
     }
 };
 
