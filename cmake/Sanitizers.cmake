@@ -4,13 +4,14 @@
 # checked too. The generators themselves are not instrumented: they only run at build time.
 # BLURMIX_FUZZ=ON (needs clang): the libFuzzer targets in tests/fuzz.
 option(BLURMIX_SANITIZE "Build with -fsanitize=address,undefined and Halide's asan feature" OFF)
+option(BLURMIX_SANITIZE_HALIDE "With BLURMIX_SANITIZE, also build the Halide libraries with asan (slower to build)" ON)
 option(BLURMIX_FUZZ "Build the libFuzzer targets (clang only)" OFF)
 
 set(BLURMIX_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 
 # Called before the Halide libraries are declared: the asan feature on every target that lacks it.
 function(blurmix_sanitize_halide_targets)
-    if (NOT BLURMIX_SANITIZE)
+    if (NOT BLURMIX_SANITIZE OR NOT BLURMIX_SANITIZE_HALIDE)
         return()
     endif ()
     foreach (var BLURMIX_CPU_TARGETS BLURMIX_RUNTIME_TARGET)
