@@ -255,7 +255,10 @@ int main(int argc, char **argv) {
                         continue;
                     }
                     r.diff = rel_diff(got, want, st.unit_scale);
-                    if (!(r.diff <= 1e-5)) {
+                    // A whole fit: 100 Adamax steps divide by |gradient| and so amplify the
+                    // rounding differences of reductions summed in another order.
+                    const double tolerance = is_fit ? 1e-3 : 1e-5;
+                    if (!(r.diff <= tolerance)) {
                         r.status = "DIFFERS";
                         all_agree = false;
                     }
