@@ -248,14 +248,17 @@ int main(int argc, char **argv) {
                     try {
                         got = st.run(v);  // also the warm-up
                     } catch (const Error &e) {
-                        // An autoscheduled variant's tiles may not fit a small image: shown,
-                        // not counted as a disagreement.
-                        r.status = std::string("error: ") + e.what();
+                        // Autoscheduled tiles are sized for the estimates (1024x1024x3): a smaller
+                        // image can be refused. Reported, not timed.
+                        r.status = std::string("fails: ") + e.what();
                         stage_rows.push_back(r);
                         continue;
                     }
                     r.diff = rel_diff(got, want, st.unit_scale);
-                    if (!(r.diff <= 1e-5)) {
+                    // A whole fit: 100 Adamax steps divide by |gradient| and so amplify the
+                    // rounding differences of reductions summed in another order.
+                    const double tolerance = is_fit ? 1e-3 : 1e-5;
+                    if (!(r.diff <= tolerance)) {
                         r.status = "DIFFERS";
                         all_agree = false;
                     }

@@ -18,8 +18,10 @@ inline const std::map<std::string, Schedule> schedule_names = {
     {"manual", Schedule::manual},
 };
 
-// Estimates for the autoschedulers: a 1024x1024 RGB image, the size the driver meets most.
-constexpr int kEstimateWidth = 1024, kEstimateHeight = 1024, kEstimateChannels = 3;
+// Estimates for the autoschedulers: a 1024x1024 image.
+// One channel: autoscheduled tiles of c wider than an image's channel count are refused at run time
+// (a grey image would fail a schedule tuned for RGB).
+constexpr int kEstimateWidth = 1024, kEstimateHeight = 1024, kEstimateChannels = 1;
 
 inline void compute_all_root(std::initializer_list<Func> funcs) {
     for (Func f : funcs) {

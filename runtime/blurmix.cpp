@@ -332,7 +332,10 @@ void adamax_step(AdamaxState &s, const Map &grad, const AdamaxParams &p, const V
     // so that one reads a state another has already overwritten.
     Map param(s.param.width(), s.param.height()), avg(param.width(), param.height()),
         inf(param.width(), param.height());
-    auto fn = lookup("adamax", v, &blurmix_adamax_cpu_manual);
+    // A few parameters (the two sigmas, one global logit) are not worth a GPU launch, and an
+    // autoscheduled variant's tiles, sized for a map of the estimates' size, may not fit them.
+    const bool tiny = s.param.number_of_elements() < 64;
+    auto fn = lookup("adamax", tiny ? Variant{} : v, &blurmix_adamax_cpu_manual);
     check(fn(in(s.param), in(s.exp_avg), in(s.exp_inf), in(grad), s.step + 1, p.lr, p.beta1, p.beta2, p.eps,
              param, avg, inf), "adamax");
     for (Map *m : {&param, &avg, &inf}) to_host(m->raw_buffer());

@@ -26,7 +26,9 @@ TEST_CASE("blur matches the reference for sizes, sigmas, boundaries and channels
                                                    {16, 16, 4}, {130, 5, 1}};
     const std::vector<float> sigmas = {0.25f, 0.5f, 1.f, 1.7f, 3.f, 5.5f, 9.f, 15.f};
     for (const blurmix::Variant &v : blurmix::built_variants()) {
-        if (!test::runs_here(v)) continue;
+        // Autoscheduled tiles need images of about the estimates' size: test_variants checks
+        // those against the manual schedule there.
+        if (!test::runs_here(v) || !(v.schedule == "manual" || v.schedule == "naive")) continue;
         for (auto [w, h, c] : sizes) {
             // The autoschedulers' tiles assume images near their estimate; test_variants checks
             // them on a larger image against this test's manual schedule.
