@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "blurmix.h"
+#include "scales.h"
 #include "halide_benchmark.h"
 #ifdef BLURMIX_WITH_OPENCV
 #include <opencv2/core.hpp>
@@ -214,6 +215,25 @@ int main(int argc, char **argv) {
                               [&](const Variant &v) {
                                   adamax_step(state, mix_gradient(a, b, state.param, target, v).d_logit, {}, v);
                               }, NAN, true, {"mix_gradient", "adamax"}});
+            // The exact local blur and the K = 7 stack on a sigma ramp from 3 to 9 across the
+            // image. The local blur's 37x37 kernel per pixel is left out past 512.
+            Map ramp(n, n);
+            ramp.for_each_element([&](int x, int y) { ramp(x, y) = 3.f + 6.f * x / std::max(1, n - 1); });
+            const std::vector<float> sig7 = scale_sigmas(3.f, 9.f, 7, Spacing::geometric);
+            const Stack stack = scale_stack(src, sig7);
+            const Map z = scale_params_of(ramp, sig7);
+            if (n <= 512) {
+                stages.push_back({"exact local blur (sigma 3..9)",
+                                  [&](const Variant &v) { return local_blur(src, ramp, {2.f, Boundary::zero, v}); },
+                                  [&](const Variant &v) { local_blur(src, ramp, {2.f, Boundary::zero, v}); }, NAN,
+                                  true, {"local_blur"}});
+            }
+            stages.push_back({"K=7 stack mix", [&](const Variant &v) { return scale_mix(stack, z, v); },
+                              [&](const Variant &v) { scale_mix(stack, z, v); }, NAN, true, {"scale_mix"}});
+            stages.push_back({"K=7 stack gradient",
+                              [&](const Variant &v) { return as_image(scale_mix_gradient(stack, z, target, {}, v).d_z); },
+                              [&](const Variant &v) { scale_mix_gradient(stack, z, target, {}, v); }, NAN, false,
+                              {"scale_mix_gradient"}});
             FitOptions fit_opt;
             fit_opt.iters = fit_iters;
             fit_opt.report_every = fit_iters + 1;
