@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "driver_util.h"
 #include "reference_local.h"
 #include "scales.h"
 #include "test_util.h"
@@ -15,40 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status;
-    std::string out, err;
-};
-
-Run run_driver(const std::string &args, const fs::path &dir) {
-    fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-    std::string cmd = std::string(BLURMIX_DRIVER) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-    int rc = std::system(cmd.c_str());
-    auto slurp = [](const fs::path &p) {
-        std::ifstream f(p);
-        return std::string(std::istreambuf_iterator<char>(f), {});
-    };
-    Run r{WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc), slurp(out), slurp(err)};
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-}
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/blurmix-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string &name) const { return (path / name).string(); }
-    std::vector<std::string> listing() const {
-        std::vector<std::string> names;
-        for (auto &e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
+using test::Run;
+using test::run_driver;
+using test::TempDir;
 
 nlohmann::json last_json(const std::string &out) {
     return nlohmann::json::parse(out.substr(out.rfind('\n', out.size() - 2) + 1));
