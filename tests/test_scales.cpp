@@ -188,7 +188,7 @@ TEST_CASE("loss, penalty and d / dz match central differences of the reference",
         blurmix::Map z = random_map(w, h, -3.f, 3.f, 52 + K);
         for (auto [kind, lambda] : {std::pair{blurmix::Penalty::none, 0.f}, std::pair{blurmix::Penalty::tv, 0.01f},
                                     std::pair{blurmix::Penalty::quadratic, 0.05f}}) {
-            auto objective = [&](const ref::Grid &zg) {
+            auto objective = [&, kind = kind, lambda = lambda](const ref::Grid &zg) {
                 return ref::mse(ref::scale_mix(st, zg), target_ref) + ref::penalty(zg, (int)kind, lambda);
             };
             blurmix::ScaleGradient g = blurmix::scale_mix_gradient(stack, z, target, {kind, lambda});
