@@ -76,8 +76,15 @@ TEST_CASE("driver: fit --scales writes sigma.npy and scale.npy and ends with JSO
     blurmix::Map sigma = blurmix::load_map(d / "fit/sigma.npy"), scale = blurmix::load_map(d / "fit/scale.npy");
     CHECK(sigma.width() == 32);
     CHECK(sigma.height() == 24);
-    CHECK(sigma(5, 5) == Approx(2.5).margin(0.05));
-    CHECK(scale(5, 5) == Approx(1.5).margin(0.05));
+    // The two maps agree (even spacing from 1: sigma = 1 + position), and nearly every pixel is
+    // at the truth: a few may stop in another of their own loss's minima (builds that round
+    // differently, clang's sanitizer build among them, move which).
+    int near = 0;
+    sigma.for_each_element([&](int x, int y) {
+        CHECK(sigma(x, y) == Approx(1.f + scale(x, y)).margin(1e-4));
+        near += std::abs(sigma(x, y) - 2.5f) < 0.05f;
+    });
+    CHECK(near >= 0.9 * 32 * 24);
     // --smooth alone is the min/max method (2 scales) with the penalty.
     r = run_driver("fit --source " + d / "src.npy" + " --target " + d / "target.npy" +
                        " --sigma-min 1 --sigma-max 5 --smooth 0.001 --iters 50 --quiet --json",
