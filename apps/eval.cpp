@@ -129,11 +129,11 @@ void save_eval_pictures(const std::string &dir, const std::string &prefix, const
         images.push_back({m.name + " fit", tile(m.fit.fitted, lo, hi)});
         sigmas.push_back({m.name + " sigma", tile(m.fit.sigma, s_min, s_max)});
         Map err = abs_error(m.fit.sigma, truth);
-        errors.push_back({m.name + " |error|", tile(err, 0.f, err_hi)});
+        errors.push_back({m.name + " abs error", tile(err, 0.f, err_hi)});
         save_colormap_png(dir + "/" + prefix + "sigma_" + file_name(m.name) + ".png", m.fit.sigma, s_min, s_max,
                           m.name + " sigma");
         save_colormap_png(dir + "/" + prefix + "error_" + file_name(m.name) + ".png", err, 0.f, err_hi,
-                          m.name + " |sigma error|");
+                          m.name + " abs sigma error");
     }
     // Three panels (images, sigma maps, errors): one strip of all of them would be too wide.
     save_panel_png(dir + "/" + prefix + "eval.png", images, 0.f, 1.f);
