@@ -1,6 +1,8 @@
 // Running the blurmix driver from a test: its exit status and output, in a temporary directory.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -51,5 +53,24 @@ struct TempDir {
         return names;
     }
 };
+
+// A command line the driver must refuse: exit status, and a piece of its message on stderr.
+struct Refusal {
+    std::string args, message;
+    int status;
+};
+
+// Each refusal gives its status and message and leaves dir as it was: no output file.
+inline void check_refusals(const std::vector<Refusal> &cases, const TempDir &dir) {
+    const auto before = dir.listing();
+    for (const Refusal &c : cases) {
+        INFO("blurmix " << c.args);
+        Run r = run_driver(c.args, dir.path);
+        INFO("stderr: " << r.err);
+        CHECK(r.status == c.status);
+        CHECK(r.err.find(c.message) != std::string::npos);
+        CHECK(dir.listing() == before);
+    }
+}
 
 }  // namespace test

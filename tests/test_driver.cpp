@@ -138,11 +138,7 @@ TEST_CASE("driver: bad input gets a message, a non-zero exit and no output", "[d
     write_text(d / "truncated.npy", truncated.substr(0, truncated.size() / 2));
     const std::string fit = "fit --source " + d / "good.npy" + " --target " + d / "good.npy";
 
-    struct Case {
-        std::string args, message;
-        int status;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<test::Refusal> cases = {
         {"blur " + d / "missing.png" + " " + d / "out.png" + " --sigma 2", "missing.png", 1},
         {"blur " + d / "text.png" + " " + d / "out.png" + " --sigma 2", "not a PNG or .npy", 1},
         {"blur " + d / "empty.npy" + " " + d / "out.png" + " --sigma 2", "empty.npy", 1},
@@ -171,15 +167,7 @@ TEST_CASE("driver: bad input gets a message, a non-zero exit and no output", "[d
         {"frobnicate", "frobnicate", 2},
         {"", "subcommand", 2},
     };
-    const auto before = d.listing();
-    for (const Case &c : cases) {
-        INFO("blurmix " << c.args);
-        Run r = run_driver(c.args, d.path);
-        INFO("stderr: " << r.err);
-        CHECK(r.status == c.status);
-        CHECK(r.err.find(c.message) != std::string::npos);
-        CHECK(d.listing() == before);
-    }
+    test::check_refusals(cases, d);
 }
 
 TEST_CASE("driver: an output directory that cannot be made is refused before the work", "[driver]") {

@@ -135,11 +135,7 @@ TEST_CASE("driver: bad input to the local blur, stack fit and eval is refused wi
     const std::string blur = "blur " + d / "good.npy" + " " + d / "out.npy";
     const std::string fit = "fit --source " + d / "good.npy" + " --target " + d / "good.npy" + " --sigma-min 1 --sigma-max 3";
     const std::string eval = "eval --signal " + d / "good.npy";
-    struct Case {
-        std::string args, message;
-        int status;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<test::Refusal> cases = {
         {blur, "blur needs --sigma S or --sigma-map MAP", 1},
         {blur + " --sigma 2 --sigma-map " + d / "sigma.npy", "excludes", 2},
         {blur + " --sigma 2 --scales 3", "--scales needs --sigma-map", 1},
@@ -160,13 +156,5 @@ TEST_CASE("driver: bad input to the local blur, stack fit and eval is refused wi
         {eval + " --sigma-map " + d / "sigma.npy" + " --scale-lr 0", "scale-lr must be a positive number", 1},
         {eval + " --sigma-map " + d / "sigma.npy" + " --repeat 0", "repeat must be at least 1", 1},
     };
-    const auto before = d.listing();
-    for (const Case &c : cases) {
-        INFO("blurmix " << c.args);
-        Run r = run_driver(c.args, d.path);
-        INFO("stderr: " << r.err);
-        CHECK(r.status == c.status);
-        CHECK(r.err.find(c.message) != std::string::npos);
-        CHECK(d.listing() == before);
-    }
+    test::check_refusals(cases, d);
 }
