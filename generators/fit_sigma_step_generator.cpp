@@ -53,9 +53,6 @@ public:
         // The kernel needs sigma > 0: a step that would cross it stops just short.
         sigma_state_out(i, j) = mux(j, {max(t.param, 0.05f), t.exp_avg, t.exp_inf});
 
-        // The first iteration passes its zero state with zero strides.
-        logit_state.dim(0).set_stride(Expr());
-
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
         source.set_estimates(image);
@@ -123,7 +120,6 @@ public:
         logit_state_out.reorder(j, x, y).unroll(j)
             .split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
             .vectorize(x, vec, TailStrategy::GuardWithIf);
-        logit_state_out.specialize(logit_state.dim(0).stride() == 1);
         m.d_weight.compute_at(logit_state_out, x).vectorize(x);
         m.d_weight.update().vectorize(x);
         vectorized_row_sum(m.row_loss, vec);

@@ -47,9 +47,6 @@ public:
         MapTotal total = map_total(pixel_loss, state_in.width(), state_in.height(), "loss_total");
         loss() = cast<float>(total.total() * cast<double>(inv_n));
 
-        // The first call of a fit passes its zero state with zero strides.
-        state_in.dim(0).set_stride(Expr());
-
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
         state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
@@ -85,7 +82,6 @@ public:
         state_out.reorder(j, x, y).unroll(j)
             .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
             .vectorize(x, vec * lanes, TailStrategy::GuardWithIf);
-        state_out.specialize(state_in.dim(0).stride() == 1);
         state.compute_at(state_out, x).vectorize(x);
         state.update().reorder(r, x).vectorize(x);
         vectorized_row_sum(total.rows, vec);
