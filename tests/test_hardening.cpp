@@ -14,12 +14,12 @@
 
 #include <chrono>
 #include <cmath>
-#include <csetjmp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "png_writer.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -93,36 +93,14 @@ void expect_refused(const std::string &args, const std::string &path, const Dir 
 
 // A PNG with several chunks: gAMA, tEXt, Adam7 interlacing and IDAT split into small chunks.
 Bytes chunky_png(const std::string &path) {
-    const int w = 24, h = 20;
-    std::vector<Bytes> rows(h, Bytes(w * 3));
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w * 3; x++) rows[y][x] = (unsigned char)((x * 37 + y * 101) ^ (x * y));
-    std::vector<png_bytep> row_ptrs;
-    for (Bytes &r : rows) row_ptrs.push_back(r.data());
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        std::fclose(f);
-        FAIL("libpng could not write " << path);
-    }
-    png_init_io(png, f);
-    png_set_compression_buffer_size(png, 256);
-    png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    png_set_gAMA(png, info, 1 / 2.2);
-    png_text text{};
-    text.compression = PNG_TEXT_COMPRESSION_NONE;
-    text.key = const_cast<char *>("Comment");
-    text.text = const_cast<char *>("a test picture");
-    png_set_text(png, info, &text, 1);
-    png_write_info(png, info);
-    png_write_image(png, row_ptrs.data());
-    png_write_end(png, nullptr);
-    png_destroy_write_struct(&png, &info);
-    REQUIRE(std::fclose(f) == 0);
+    test::RawPng p{24, 20, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7};
+    p.rows.assign(p.height, Bytes(p.width * 3));
+    for (int y = 0; y < p.height; y++)
+        for (int x = 0; x < p.width * 3; x++) p.rows[y][x] = (unsigned char)((x * 37 + y * 101) ^ (x * y));
+    p.gamma = 1 / 2.2;
+    p.comment = "a test picture";
+    p.idat_bytes = 256;
+    test::write_raw_png(path, p);
     return read_bytes(path);
 }
 

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <csetjmp>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,11 +17,14 @@
 
 #include "colormap.h"
 #include "image_io.h"
+#include "png_writer.h"
 
 using namespace blurmix;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using Bytes = std::vector<unsigned char>;
+using test::RawPng;
+using test::write_raw_png;
 
 namespace {
 
@@ -130,44 +132,6 @@ std::vector<size_t> chunk_boundaries(const Bytes &png) {
     }
     offsets.push_back(pos);
     return offsets;
-}
-
-// Raw rows for libpng: exactly what ends up in IDAT, before filtering.
-struct RawPng {
-    int width, height, bit_depth, color_type;
-    int interlace = PNG_INTERLACE_NONE;
-    std::vector<Bytes> rows = {};
-    std::vector<png_color> palette = {};
-    Bytes palette_alpha = {};
-    bool has_trans_colour = false;
-    png_color_16 trans_colour{};
-};
-
-void write_raw_png(const std::string &path, const RawPng &p) {
-    std::vector<png_bytep> rows;
-    for (const Bytes &r : p.rows) rows.push_back(const_cast<png_bytep>(r.data()));
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        std::fclose(f);
-        FAIL("libpng refused to write the test image " << path);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, p.width, p.height, p.bit_depth, p.color_type, p.interlace, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    if (!p.palette.empty()) png_set_PLTE(png, info, p.palette.data(), int(p.palette.size()));
-    if (!p.palette_alpha.empty()) {
-        png_set_tRNS(png, info, p.palette_alpha.data(), int(p.palette_alpha.size()), nullptr);
-    }
-    if (p.has_trans_colour) png_set_tRNS(png, info, nullptr, 0, &p.trans_colour);
-    png_write_info(png, info);
-    png_write_image(png, rows.data());  // does the Adam7 passes itself when interlaced
-    png_write_end(png, nullptr);
-    png_destroy_write_struct(&png, &info);
-    REQUIRE(std::fclose(f) == 0);
 }
 
 // A .npy file with the given version and literal header text (padding and the
