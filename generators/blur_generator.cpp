@@ -105,8 +105,16 @@ private:
         const int tile_w = 1024, tile_h = 64;
         std::vector<Func> outs = {output};
         if (with_derivative) outs.push_back(*d_output);
+        // A tile pads and passes its whole width and height, even past the image's edge: tiles
+        // of equal size, at most tile_w x tile_h, that cover the image with little to spare
+        // (1024-wide tiles on a 64x64 image took 12x longer than 64-wide ones).
+        auto even = [](Expr extent, int most, int multiple) {
+            Expr tiles = (extent + most - 1) / most;
+            return ((extent + tiles - 1) / tiles + multiple - 1) / multiple * multiple;
+        };
+        const Expr tw = even(output.width(), tile_w, vec * 2), th = even(output.height(), tile_h, 8);
         for (Func out : outs) {
-            out.tile(x, y, xo, yo, xi, yi, tile_w, tile_h, TailStrategy::GuardWithIf)
+            out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
                 .fuse(xo, yo, tile)
                 .parallel(tile)
                 .vectorize(xi, vec * 2, TailStrategy::GuardWithIf);
