@@ -1,10 +1,11 @@
 // The K-scale stack's fit while the smoothness penalty holds: the penalty couples each pixel to
-// its four neighbours, so a pixel cannot run its steps alone as in scale_steps. Instead a chain
-// of steps_per_call step Funcs, each reading its neighbours' q of the step before, computed per
-// tile: Halide's bounds inference grows each earlier step's region by the stencil, so a tile
-// computes its halo itself and `steps` (at most steps_per_call) iterations cost one pass over
-// the state and the moments. Also the mean squared error and the penalty at the starting state
-// when with_loss is set.
+// its four neighbours, so a pixel cannot run its steps alone as in scale_steps. A call runs
+// `steps` (1 to steps_per_call) iterations as a chain of step Funcs, each reading its
+// neighbours' q of the step before; per tile, Halide's bounds inference grows each earlier
+// step's region by the stencil, so a tile computes its own halo. One step per call (the
+// default) is one pass: render gradient, penalty gradient and Adamax update together, instead
+// of scale_mix_gradient, adamax and the host between them. Also the mean squared error and the
+// penalty at the starting state when with_loss is set.
 #include "scale_algorithm.h"
 #include "schedule.h"
 
@@ -13,10 +14,16 @@ namespace blurmix {
 class ScaleSmoothStepsGenerator : public Generator<ScaleSmoothStepsGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
-    // The runtime's kSmoothStepsPerCall (runtime/scales.cpp) must match.
-    GeneratorParam<int> steps_per_call{"steps_per_call", 8};
-    GeneratorParam<int> tile_x{"tile_x", 64};
-    GeneratorParam<int> tile_y{"tile_y", 32};
+    // The runtime's kSmoothStepsPerCall (runtime/scales.cpp) must match. One: chained steps
+    // cost far more than their halos' share (not understood; the stmt shows tile-sized regions).
+    // blurmix_bench_scales --scales 7 --iters 200 (TV for the first 100), as a ratio to the
+    // min/max fit, on the shared 2-core AMD EPYC build machine, runs taken together: 1 step a
+    // call 3.4 to 4.0x, 2 steps 6.4 to 6.8x, 4 steps 10.8 to 11.5x, 8 steps (64x32 tiles) about
+    // 7x; the step-by-step loop (scale_mix_gradient, adamax) 5.8 to 6.8x.
+    GeneratorParam<int> steps_per_call{"steps_per_call", 1};
+    // Whole rows: 512x64 tiles 3.4 to 3.9x, 512x32 3.8 to 4.0x, 512x16 4.3 to 4.8x, 256x8 5.7x.
+    GeneratorParam<int> tile_x{"tile_x", 512};
+    GeneratorParam<int> tile_y{"tile_y", 64};
 
     Input<Buffer<float, 4>> moments_in{"moments"};  // (x, y, 3, K - 1)
     Input<Buffer<float, 3>> state_in{"state"};      // (x, y, 3): z, exp_avg, exp_inf
@@ -107,19 +114,20 @@ public:
             return;
         }
         if (get_target().has_gpu_feature()) {
-            // A kernel per step, a thread per pixel: simple, but each step goes through global
-            // memory (a real GPU would rather keep a tile's chain in shared memory). Not timed:
-            // no GPU here; checked against the CPU schedule on OpenCL through PoCL.
+            // A kernel per stage of a step (q, phi', the gradient, the update), a thread per
+            // pixel. Not timed: no GPU here; checked against the CPU schedule on OpenCL through
+            // PoCL.
             for (Func f : stages) f.compute_root().gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
             state_out.reorder(j, x, y).unroll(j).gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
             gpu_row_sum(total.rows);
             gpu_row_sum(s0.row_penalty);
             return;
         }
-        // Tiles in parallel; within a tile each step, and each step's phi' of the pixel pairs,
-        // over the tile and what is left of its halo, vectorized, reading the step before from
-        // the cache. Specialized on K up to kSelectScales (a step then selects among its segments
-        // instead of gathering) and, inside that, on full calls (no pass-through selects).
+        // Tiles of whole rows in parallel; within a tile each stage (q, phi' of the pixel pairs,
+        // the gradient, the next state) over the tile and its halo, vectorized, the stage before
+        // read from the cache. Specialized on K up to kSelectScales (a step then selects among
+        // its segments instead of gathering) and, inside that, on full calls (no pass-through
+        // selects). Timed as a whole fit: see steps_per_call.
         const int vec = natural_vector_size<float>();
         state_out.reorder(j, x, y).unroll(j)
             .tile(x, y, xo, yo, xi, yi, tile_x, tile_y, TailStrategy::GuardWithIf)

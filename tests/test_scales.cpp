@@ -266,13 +266,15 @@ TEST_CASE("fused stack fits stop where asked and keep their snapshots", "[scales
     opt.snapshots = {0, 13, 59};
     int calls = 0;
     opt.should_stop = [&calls] { return ++calls >= 2; };  // asked at each run's start but the first
-    blurmix::ScaleOptions so{5, blurmix::Spacing::even, {blurmix::Penalty::tv, 1e-3f}};
-    so.smooth_iters = 20;
+    blurmix::ScaleOptions so{5, blurmix::Spacing::even, {}};
     blurmix::FitResult r = blurmix::fit_scales(src, target, opt, so);
-    // Runs start at 0, 8 (the smooth calls' length) and 13 (a snapshot): stopped at 13.
-    CHECK(r.iterations == 13);
-    REQUIRE(r.snapshots.size() == 1);
-    CHECK(r.snapshots[0].first == 0);
+    // Without a penalty the runs are cut at the recorded iterations only: they start at 0, 13
+    // (a snapshot) and 59 (a snapshot, the last), and the second question stops the fit at 59.
+    CHECK(r.iterations == 59);
+    REQUIRE(r.snapshots.size() == 2);
+    CHECK(r.snapshots[1].first == 13);
+    so.smooth = {blurmix::Penalty::tv, 1e-3f};
+    so.smooth_iters = 20;
     opt.should_stop = nullptr;
     opt.fused = false;
     blurmix::FitResult steps = blurmix::fit_scales(src, target, opt, so);
