@@ -89,6 +89,17 @@ inline LocalBlur local_blur(Func in, Func sigma, Expr width, Expr height, Expr r
 // (Adamax on u itself, projected into [0, K - 1], was tried: no better on experiment D, worse
 // on 512x512 noise.)
 // The recovered sigma is (1 - f) s_i + f s_{i+1} (for K = 2 the seed's m s_min + (1 - m) s_max).
+// A pixel's place on the stack from q: segment i = floor(u) (at most K - 2) and f = u - i.
+struct ScalePosition {
+    Expr q, i, f;
+};
+
+inline ScalePosition scale_position(Expr q, Expr scales) {
+    Expr u = cast<float>(scales - 1) * q;
+    Expr i = clamp(cast<int>(floor(u)), 0, scales - 2);
+    return {q, i, u - cast<float>(i)};
+}
+
 struct ScaleMix {
     Func q;          // (x, y): sigmoid(-z), the scale position over K - 1
     Func segment;    // (x, y): i
@@ -108,11 +119,11 @@ inline ScaleMix scale_mix(Func stack, Expr scales, Func z, Func target, Expr wid
     ScaleMix m;
     m.q = Func("scale_q");
     m.q(x, y) = 1.f / (1.f + exp(z(x, y)));
-    Expr u = cast<float>(scales - 1) * m.q(x, y);
+    ScalePosition pos = scale_position(m.q(x, y), scales);
     m.segment = Func("scale_segment");
-    m.segment(x, y) = clamp(cast<int>(floor(u)), 0, scales - 2);
+    m.segment(x, y) = pos.i;
     m.frac = Func("scale_frac");
-    m.frac(x, y) = u - cast<float>(m.segment(x, y));
+    m.frac(x, y) = pos.f;
     Expr i = m.segment(x, y), f = m.frac(x, y);
     Expr lo = stack(x, y, c, i), hi = stack(x, y, c, i + 1);
     m.output = Func("scale_mixed");
@@ -197,6 +208,78 @@ inline Smoothness smoothness(Func q, Expr width, Expr height, Expr kind, Expr la
     s.d_q = Func("smooth_d_q");
     s.d_q(x, y) = scale * (s.dphi(x - 1, y)[0] - s.dphi(x, y)[0] + s.dphi(x, y - 1)[1] - s.dphi(x, y)[1]);
     return s;
+}
+
+}  // namespace blurmix
+
+namespace blurmix {
+
+// With the stack fixed, a pixel's squared error on segment k is a quadratic in f: with
+// D = B_{k+1} - B_k and R = B_k - T,
+//   sum over c of (f D + R)^2 = a_k f^2 + 2 b_k f + c_k,  a_k = sum D^2, b_k = sum D R, c_k = sum R^2,
+// stored (x, y, j, k) with j = 0, 1, 2 for a, b, c. The fused fit iterates on these instead of the
+// stack. (For one channel the stack itself, K values and the target, would be fewer numbers than
+// 3 (K - 1), but a step would then compute (B_i + f D - T) D from two selected scales instead of
+// a f + b from two selected moments: the steps, not the one pass that writes the moments, are
+// what a fit spends its time on.)
+inline Func scale_moments(Func stack, Func target, Expr channels) {
+    Var x("x"), y("y"), j("j"), k("k");
+    RDom rc(0, channels, "scale_moments_rc");
+    Expr lo = stack(x, y, rc, k), d = stack(x, y, rc, k + 1) - lo, r = lo - target(x, y, rc);
+    Func m("scale_moments");
+    m(x, y, j, k) = 0.f;
+    m(x, y, j, k) += select(j == 0, d * d, j == 1, d * r, r * r);
+    return m;
+}
+
+// Moment j of segment i of pixel (x, y), from moments (x, y, j, k). Where loads are per pixel
+// (a GPU thread, a scalar loop) a load at i. A CPU vector's pixels may be on different segments,
+// and a gather on x86 is a scalar load per lane: for up to kSelectScales scales, `chain` selects
+// among the segments instead (each k clamped so that the loads stay inside the buffer), which a
+// schedule specialized on K cuts to K - 2 selects; past that, the load at i.
+constexpr int kSelectScales = 8;
+
+inline Expr segment_moment(Func moments, Expr x, Expr y, int j, Expr i, Expr scales, bool chain) {
+    if (!chain) return moments(x, y, j, i);
+    Expr v = moments(x, y, j, 0);
+    for (int k = 1; k < kSelectScales - 1; k++) v = select(i >= k, moments(x, y, j, min(k, scales - 2)), v);
+    return select(scales <= kSelectScales, v, moments(x, y, j, i));
+}
+
+// d loss / d z of one pixel from its segment's moments a, b: d loss / d u = (2 / N) (a f + b),
+// times du/dz = -(K - 1) q (1 - q), as scale_mix's d_z. inv_n = 1 / N.
+inline Expr scale_moment_d_z(Expr a, Expr b, const ScalePosition &p, Expr scales, Expr inv_n) {
+    Expr d_u = (2.f * inv_n) * (a * p.f + b);
+    return -d_u * cast<float>(scales - 1) * p.q * (1.f - p.q);
+}
+
+// A pixel's state in a fused fit: z, Adamax's two averages, and q = sigmoid(-z), carried so that
+// each step evaluates one exp.
+inline Tuple scale_state(Expr z, Expr exp_avg, Expr exp_inf) {
+    return Tuple(z, exp_avg, exp_inf, fast_sigmoid(-z));
+}
+
+// d loss / d z of the data term at a pixel's state, from the moments of its segment.
+inline Expr scale_data_d_z(Expr q, Func moments, Expr x, Expr y, Expr scales, Expr inv_n, bool chain) {
+    ScalePosition p = scale_position(q, scales);
+    Expr a = segment_moment(moments, x, y, 0, p.i, scales, chain);
+    Expr b = segment_moment(moments, x, y, 1, p.i, scales, chain);
+    return scale_moment_d_z(a, b, p, scales, inv_n);
+}
+
+// One Adamax step of a pixel's state (z, exp_avg, exp_inf, ...) with gradient g at the
+// bias-corrected rate clr.
+inline Tuple scale_step(Tuple s, Expr g, Expr clr, Expr beta1, Expr beta2, Expr eps) {
+    AdamaxState n = adamax({s[0], s[1], s[2]}, g, clr, beta1, beta2, eps);
+    return scale_state(n.param, n.exp_avg, n.exp_inf);
+}
+
+// The summed squared error of a pixel at q (divide by N for the mean).
+inline Expr scale_moment_loss(Func moments, Expr x, Expr y, Expr q, Expr scales, bool chain) {
+    ScalePosition p = scale_position(q, scales);
+    return moment_loss(segment_moment(moments, x, y, 0, p.i, scales, chain),
+                       segment_moment(moments, x, y, 1, p.i, scales, chain),
+                       segment_moment(moments, x, y, 2, p.i, scales, chain), p.f);
 }
 
 }  // namespace blurmix

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "HalideRuntime.h"
+#include "fit_recorder.h"
 #include "pipeline_headers.h"
 #ifdef BLURMIX_WITH_OPENCL
 #include "HalideRuntimeOpenCL.h"
@@ -421,31 +422,6 @@ float loss_at(const FitResult &r, int iteration) {
 }
 
 namespace {
-
-// Everything both fit loops do around the iterations.
-struct FitRecorder {
-    const FitOptions &opt;
-    FitResult &r;
-    bool stop(int it) const { return it > 0 && opt.should_stop && opt.should_stop(); }
-    bool reported(int it) const {
-        return it % opt.report_every == 0 || it == opt.iters - 1;
-    }
-    bool wanted(int it) const {
-        auto has = [it](const std::vector<int> &v) { return std::find(v.begin(), v.end(), it) != v.end(); };
-        return reported(it) || has(opt.snapshots) || has(opt.loss_at);
-    }
-    void record(int it, float loss, const Map &logits, float s_min, float s_max) {
-        if (!std::isfinite(loss)) {
-            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
-                        std::to_string(loss) + "); try a smaller lr");
-        }
-        r.losses.push_back({it, loss});
-        for (int s : opt.snapshots) {
-            if (s == it) r.snapshots.push_back({it, weights_of(logits)});
-        }
-        if (opt.progress && reported(it)) opt.progress({it, loss, s_min, s_max});
-    }
-};
 
 // One mix gradient and one Adamax step per iteration; the blurs and their sigma derivatives
 // recomputed each iteration when the sigmas are learned.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "HalideRuntime.h"
+#include "fit_recorder.h"
 #include "pipeline_headers.h"
 
 namespace blurmix {
@@ -204,9 +205,93 @@ void check_scale_options(const FitOptions &opt, const ScaleOptions &so) {
     scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);  // checks the range and K
 }
 
+namespace {
+
+// generators/scale_smooth_steps_generator.cpp's steps_per_call: the most iterations one call of
+// scale_smooth_steps runs (it refuses more). One was the fastest there.
+constexpr int kSmoothStepsPerCall = 1;
+
+bool smoothing_at(const ScaleOptions &so, const Smoothness &smooth, int it) {
+    return smooth.kind != Penalty::none && (so.smooth_iters < 0 || it < so.smooth_iters);
+}
+
+// The reference: one scale_mix_gradient (with the penalty while it holds) and one Adamax step
+// per iteration, every iteration's objective recorded.
+Map fit_scales_stepwise(const Stack &stack, const Image &target, const Map &init, const ScaleOptions &so,
+                        const Smoothness &smooth, const std::vector<float> &sigmas, FitRecorder &rec) {
+    const FitOptions &opt = rec.opt;
+    const Variant &v = opt.blur.variant;
+    AdamaxState z(init);
+    for (int it = 0; it < opt.iters; it++) {
+        if (rec.stop(it)) break;
+        ScaleGradient g = scale_mix_gradient(stack, z.param, target,
+                                             smoothing_at(so, smooth, it) ? smooth : Smoothness{}, v);
+        rec.record(it, g.loss + g.penalty, z.param, sigmas.front(), sigmas.back());
+        adamax_step(z, g.d_z, opt.adamax, v);
+        rec.r.iterations = it + 1;
+    }
+    return z.param;
+}
+
+// The fused fit: the per-pixel moments of every segment once (scale_moments), then runs of
+// iterations between two recorded ones in one call: scale_steps without the penalty, each pixel
+// alone; scale_smooth_steps while it holds, kSmoothStepsPerCall at most a call. Runs are also
+// cut where the penalty ends, so that each call is one or the other.
+Map fit_scales_fused(const Stack &stack, const Image &target, const Map &init, const ScaleOptions &so,
+                     const Smoothness &smooth, const std::vector<float> &sigmas, FitRecorder &rec) {
+    const FitOptions &opt = rec.opt;
+    const Variant &v = opt.blur.variant;
+    const int w = stack.width(), h = stack.height(), K = stack.dim(3).extent();
+    Halide::Runtime::Buffer<float, 4> moments(w, h, 3, K - 1);
+    auto moments_fn = pipeline("scale_moments", v, &blurmix_scale_moments_cpu_manual);
+    check_pipeline(moments_fn(in(stack), in(target), moments), "scale moments");
+    const float inv_n = (float)(1.0 / ((double)w * h * stack.dim(2).extent()));
+    // Not in place: the loss outputs read the starting state, which a pipeline may schedule
+    // after writing the new one.
+    Image state(w, h, 3), next(w, h, 3);
+    state.fill(0.f);
+    state.sliced(2, 0).copy_from(init);
+    auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+    auto penalty = Halide::Runtime::Buffer<float, 0>::make_scalar();
+    auto steps_fn = pipeline("scale_steps", v, &blurmix_scale_steps_cpu_manual);
+    auto smooth_fn = pipeline("scale_smooth_steps", v, &blurmix_scale_smooth_steps_cpu_manual);
+    const AdamaxParams &p = opt.adamax;
+    for (int it = 0; it < opt.iters;) {
+        if (rec.stop(it)) break;
+        const bool smoothing = smoothing_at(so, smooth, it), want = rec.wanted(it);
+        int end = it + 1;
+        while (end < opt.iters && !rec.wanted(end) && end != so.smooth_iters &&
+               !(smoothing && end - it == kSmoothStepsPerCall)) {
+            end++;
+        }
+        float objective = 0.f;
+        if (smoothing) {
+            check_pipeline(smooth_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n,
+                                     (int)smooth.kind, smooth.weight, want, next, loss, penalty),
+                           "scale smooth steps");
+            to_host(loss);
+            to_host(penalty);
+            objective = loss() + penalty();
+        } else {
+            check_pipeline(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next, loss),
+                           "scale steps");
+            to_host(loss);
+            objective = loss();
+        }
+        if (want) rec.record(it, objective, state.sliced(2, 0), sigmas.front(), sigmas.back());
+        to_host(next);
+        std::swap(state, next);
+        rec.r.iterations = it = end;
+    }
+    return state.sliced(2, 0);  // a view of the z plane
+}
+
+}  // namespace
+
 FitResult fit_scales(const Image &source, const Image &target, const FitOptions &opt, const ScaleOptions &so) {
     check_fit_inputs(source, target, opt);
     check_scale_options(opt, so);
+    if (opt.report_every < 1) throw Error("report_every must be at least 1");
     const auto start = std::chrono::steady_clock::now();
     const Variant &v = opt.blur.variant;
     const std::vector<float> sigmas = scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);
@@ -223,34 +308,16 @@ FitResult fit_scales(const Image &source, const Image &target, const FitOptions 
         }
         init.copy_from(so.initial);
     }
-    AdamaxState z(init);
     FitResult r;
-    r.losses.reserve(opt.iters);
-    for (int it = 0; it < opt.iters; it++) {
-        if (it > 0 && opt.should_stop && opt.should_stop()) break;
-        for (int s : opt.snapshots) {
-            if (s == it) r.snapshots.push_back({it, weights_of(z.param)});
-        }
-        const bool smoothing = so.smooth_iters < 0 || it < so.smooth_iters;
-        ScaleGradient g = scale_mix_gradient(stack, z.param, target, smoothing ? smooth : Smoothness{}, v);
-        const float objective = g.loss + g.penalty;
-        if (!std::isfinite(objective)) {
-            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
-                        std::to_string(objective) + "); try a smaller lr");
-        }
-        r.losses.push_back({it, objective});
-        if (opt.progress && (it % opt.report_every == 0 || it == opt.iters - 1)) {
-            opt.progress({it, objective, sigmas.front(), sigmas.back()});
-        }
-        adamax_step(z, g.d_z, opt.adamax, v);
-        r.iterations = it + 1;
-    }
+    FitRecorder rec{opt, r};
+    const Map z = opt.fused ? fit_scales_fused(stack, target, init, so, smooth, sigmas, rec)
+                            : fit_scales_stepwise(stack, target, init, so, smooth, sigmas, rec);
     r.sigma_min = sigmas.front();
     r.sigma_max = sigmas.back();
-    r.logits = z.param;
-    r.weights = weights_of(z.param);
-    r.sigma = sigma_of_scale_params(z.param, sigmas);
-    r.fitted = scale_mix(stack, z.param, v);
+    r.logits = z;
+    r.weights = weights_of(z);
+    r.sigma = sigma_of_scale_params(z, sigmas);
+    r.fitted = scale_mix(stack, z, v);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
 }

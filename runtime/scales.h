@@ -77,9 +77,14 @@ constexpr float kScaleFitLr = 0.3f;
 
 // Fits z (from 0: the middle of the range) by Adamax so that the K-scale render matches target.
 // Uses opt's sigma_min, sigma_max (the range of the stack), iters, adamax, blur, progress,
-// report_every and snapshots; local mode only, sigmas not learned. In the result: logits = z,
-// weights = sigmoid(z) (for K = 2 the seed's weight of the small blur), sigma the recovered map,
-// sigma_min and sigma_max the ends of the stack, losses the objective (MSE plus penalty).
+// report_every, snapshots, loss_at, should_stop and fused; local mode only, sigmas not learned.
+// Fused (the default): the segment moments once, then runs of iterations in one call each
+// (scale_steps, or scale_smooth_steps while the penalty holds), cut at the recorded iterations
+// and where the penalty ends; not fused: one gradient and one Adamax step per iteration (the
+// reference). In the result: logits = z, weights = sigmoid(z) (for K = 2 the seed's weight of
+// the small blur), sigma the recovered map, sigma_min and sigma_max the ends of the stack,
+// losses the objective (MSE plus penalty while it holds): every iteration's when not fused, the
+// recorded ones' (as fit's) when fused.
 FitResult fit_scales(const Image &source, const Image &target, const FitOptions &opt, const ScaleOptions &so);
 
 }  // namespace blurmix

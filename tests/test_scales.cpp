@@ -167,14 +167,155 @@ TEST_CASE("with two scales the stack is the seed's min/max mix", "[scales]") {
     blurmix::FitOptions opt;
     opt.sigma_min = 3.f;
     opt.sigma_max = 9.f;
-    blurmix::FitResult k2 = blurmix::fit_scales(signal, c.target, opt, {2, blurmix::Spacing::geometric, {}});
-    REQUIRE(k2.losses.size() == 1000);
-    for (int i : {0, 1, 10, 100, 500, 999}) {
-        INFO("iteration " << i);
-        CHECK(blurmix::loss_at(k2, i) == Approx(blurmix::loss_at(c.fit, i)).epsilon(1e-3));
+    opt.loss_at = recorded.loss_at;
+    for (bool fused : {true, false}) {
+        opt.fused = fused;
+        blurmix::FitResult k2 = blurmix::fit_scales(signal, c.target, opt, {2, blurmix::Spacing::geometric, {}});
+        INFO((fused ? "fused" : "step by step"));
+        // The fused fit records the reported iterations and loss_at; the step-by-step loop all.
+        CHECK(k2.losses.size() == (fused ? 13u : 1000u));
+        CHECK(k2.iterations == 1000);
+        for (int i : {0, 1, 10, 100, 500, 999}) {
+            INFO("iteration " << i);
+            CHECK(blurmix::loss_at(k2, i) == Approx(blurmix::loss_at(c.fit, i)).epsilon(1e-3));
+        }
+        CHECK(max_abs_diff(k2.sigma, c.fit.sigma) < 2e-3);
+        CHECK(max_abs_diff(k2.weights, c.fit.weights) < 2e-4);
     }
-    CHECK(max_abs_diff(k2.sigma, c.fit.sigma) < 2e-3);
-    CHECK(max_abs_diff(k2.weights, c.fit.weights) < 2e-4);
+}
+
+TEST_CASE("the fused stack fit follows the step-by-step fit", "[scales][fused]") {
+    // Non-square, one and three channels, K = 2, 4, 7 and 10 (past the segment select chain),
+    // without a penalty and with TV or the quadratic one for the first 70 iterations (neither a
+    // report nor a multiple of the smooth calls' length). The target is a local blur plus noise
+    // that no scale map explains, so that the loss stays well above float rounding.
+    struct Case {
+        int w, h, c;
+    };
+    for (Case im : {Case{41, 23, 1}, Case{19, 30, 3}}) {
+        blurmix::Image src = test::random_image(im.w, im.h, im.c, 100 + im.c);
+        blurmix::Map sigma(im.w, im.h);
+        sigma.for_each_element([&](int x, int y) { sigma(x, y) = 1.5f + 3.f * (x + 0.5f * y) / (im.w + 0.5f * im.h); });
+        blurmix::Image target = blurmix::local_blur(src, sigma);
+        blurmix::Image noise = test::random_image(im.w, im.h, im.c, 200 + im.c);
+        target.for_each_value([](float &t, float n) { t += 0.2f * (n - 0.5f); }, noise);
+        for (int K : {2, 4, 7, 10}) {
+            for (auto kind : {blurmix::Penalty::none, blurmix::Penalty::tv, blurmix::Penalty::quadratic}) {
+                blurmix::FitOptions opt;
+                opt.sigma_min = 1.f;
+                opt.sigma_max = 5.f;
+                opt.iters = 200;
+                opt.report_every = 25;
+                opt.loss_at = {3, 69, 70, 71};
+                opt.adamax.lr = blurmix::kScaleFitLr;
+                blurmix::ScaleOptions so{K, blurmix::Spacing::geometric, {kind, 3e-3f}};
+                so.smooth_iters = 70;
+                blurmix::FitResult fused = blurmix::fit_scales(src, target, opt, so);
+                opt.fused = false;
+                blurmix::FitResult steps = blurmix::fit_scales(src, target, opt, so);
+                INFO(im.w << "x" << im.h << "x" << im.c << " K " << K << " penalty " << blurmix::penalty_name(kind));
+                REQUIRE(fused.losses.size() == 13);  // 0, 25, ..., 175, 199 and loss_at
+                REQUIRE(steps.losses.size() == 200);
+                CHECK(fused.iterations == 200);
+                // The fused steps compute sigmoid with Halide's fast_exp; the step-by-step loop
+                // with exp. Smooth dynamics keep the two trajectories together; TV's gradient
+                // turns over within 1e-3 of each zero difference and lets them part a little.
+                const double tol = kind == blurmix::Penalty::tv ? 1e-2 : 1e-4;
+                for (const blurmix::LossPoint &p : fused.losses) {
+                    INFO("iteration " << p.iteration);
+                    CHECK(p.loss == Approx(blurmix::loss_at(steps, p.iteration)).epsilon(tol));
+                }
+                CHECK(fused.losses.back().loss == Approx(steps.losses.back().loss).epsilon(1e-2));
+                // The fit has moved, and the penalty was there until iteration 70.
+                CHECK(fused.losses.back().loss < 0.8f * fused.losses.front().loss);
+                if (kind != blurmix::Penalty::none) {
+                    CHECK(blurmix::loss_at(fused, 69) - blurmix::loss_at(fused, 70) > 1e-6);
+                }
+                // The recovered maps: the same, but with TV a few pixels that end up in another
+                // of their own loss's minima.
+                double sum = 0;
+                int apart = 0;
+                fused.sigma.for_each_element([&](int x, int y) {
+                    const double d = std::abs(fused.sigma(x, y) - steps.sigma(x, y));
+                    sum += d;
+                    apart += d > 0.1;
+                });
+                const int n = im.w * im.h;
+                INFO("sigma: mean difference " << sum / n << ", largest " << max_abs_diff(fused.sigma, steps.sigma)
+                                               << ", " << apart << " pixels apart by more than 0.1");
+                if (kind == blurmix::Penalty::tv) {
+                    CHECK(sum / n < 0.02);
+                    CHECK(apart < 0.03 * n);
+                    CHECK(test::max_abs_diff(fused.fitted, steps.fitted) < 0.1);
+                } else {
+                    CHECK(sum / n < 1e-3);
+                    CHECK(max_abs_diff(fused.sigma, steps.sigma) < 0.1);
+                    CHECK(test::max_abs_diff(fused.fitted, steps.fitted) < 0.01);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("fused stack fits stop where asked and keep their snapshots", "[scales][fused]") {
+    blurmix::Image src = test::random_image(20, 16, 1, 110), target = blurmix::blur(src, 2.5f);
+    blurmix::FitOptions opt;
+    opt.sigma_min = 1.f;
+    opt.sigma_max = 4.f;
+    opt.iters = 60;
+    opt.snapshots = {0, 13, 59};
+    int calls = 0;
+    opt.should_stop = [&calls] { return ++calls >= 2; };  // asked at each run's start but the first
+    blurmix::ScaleOptions so{5, blurmix::Spacing::even, {}};
+    blurmix::FitResult r = blurmix::fit_scales(src, target, opt, so);
+    // Without a penalty the runs are cut at the recorded iterations only: they start at 0, 13
+    // (a snapshot) and 59 (a snapshot, the last), and the second question stops the fit at 59.
+    CHECK(r.iterations == 59);
+    REQUIRE(r.snapshots.size() == 2);
+    CHECK(r.snapshots[1].first == 13);
+    so.smooth = {blurmix::Penalty::tv, 1e-3f};
+    so.smooth_iters = 20;
+    opt.should_stop = nullptr;
+    opt.fused = false;
+    blurmix::FitResult steps = blurmix::fit_scales(src, target, opt, so);
+    opt.fused = true;
+    blurmix::FitResult fused = blurmix::fit_scales(src, target, opt, so);
+    REQUIRE(fused.snapshots.size() == 3);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(fused.snapshots[i].first == steps.snapshots[i].first);
+        CHECK(max_abs_diff(fused.snapshots[i].second, steps.snapshots[i].second) < 1e-3);
+    }
+}
+
+TEST_CASE("every built variant of the stack's fused fit matches the manual CPU one", "[scales][fused]") {
+    const int w = 37, h = 21;
+    blurmix::Image src = test::random_image(w, h, 2, 120), target = test::random_image(w, h, 2, 121);
+    int checked = 0;
+    for (const blurmix::Variant &v : blurmix::built_variants("scale_steps")) {
+        if (!test::runs_here(v)) continue;
+        for (int K : {3, 7, 10}) {
+            blurmix::FitOptions opt;
+            opt.sigma_min = 1.f;
+            opt.sigma_max = 5.f;
+            opt.iters = 30;
+            opt.report_every = 5;
+            // The quadratic penalty: TV's turn within 1e-3 of a zero difference would magnify
+            // the variants' rounding differences (the fused fit's test shows how far).
+            blurmix::ScaleOptions so{K, blurmix::Spacing::geometric, {blurmix::Penalty::quadratic, 1e-2f}};
+            so.smooth_iters = 13;
+            blurmix::FitResult want = blurmix::fit_scales(src, target, opt, so);
+            opt.blur.variant = v;
+            blurmix::FitResult got = blurmix::fit_scales(src, target, opt, so);
+            INFO(blurmix::to_string(v) << " K " << K);
+            REQUIRE(got.losses.size() == want.losses.size());
+            for (size_t i = 0; i < got.losses.size(); i++) {
+                CHECK(got.losses[i].loss == Approx(want.losses[i].loss).epsilon(1e-5));
+            }
+            CHECK(max_abs_diff(got.logits, want.logits) < 1e-3);  // a step moves z by up to lr = 0.1
+            checked++;
+        }
+    }
+    CHECK(checked >= 6);  // the manual CPU one itself and naive at least
 }
 
 TEST_CASE("loss, penalty and d / dz match central differences of the reference", "[scales][gradient]") {

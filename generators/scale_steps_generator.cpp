@@ -1,0 +1,99 @@
+// The K-scale stack's fused fit without a penalty: `steps` Adamax iterations of every pixel's z
+// at once from the segment moments (scale_moments), each pixel on its own trajectory, the state
+// in registers, as fit_steps does for the min/max mix. Also the mean squared error at the
+// starting state, over the whole image, for progress reports.
+#include "scale_algorithm.h"
+#include "schedule.h"
+
+namespace blurmix {
+
+class ScaleStepsGenerator : public Generator<ScaleStepsGenerator> {
+public:
+    GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+    // Vectors of pixels stepped together, to hide the latency of a step's dependency chain.
+    // blurmix_bench_scales --scales 7 --iters 200, shared 2-core AMD EPYC: the K = 7 fit
+    // 3.7x the min/max fit with 1, 2.5x with 2, 1.9x with 4, 2.8x with 6, 1.9x with 8.
+    GeneratorParam<int> lanes{"lanes", 4};
+
+    Input<Buffer<float, 4>> moments_in{"moments"};  // (x, y, 3, K - 1)
+    Input<Buffer<float, 3>> state_in{"state"};      // (x, y, 3): z, exp_avg, exp_inf
+    Input<int> first_step{"first_step"};            // steps already done
+    Input<int> steps{"steps"};
+    Input<float> lr{"lr"};
+    Input<float> beta1{"beta1"};
+    Input<float> beta2{"beta2"};
+    Input<float> eps{"eps"};
+    Input<float> inv_n{"inv_n"};
+    Output<Buffer<float, 3>> state_out{"state_out"};
+    Output<Buffer<float, 0>> loss{"loss"};  // at state_in
+
+    void generate() {
+        // Algorithm
+        // How a step finds its segment's moments is the schedule's choice (segment_moment).
+        const bool chain = schedule == Schedule::manual && !get_target().has_gpu_feature();
+        moments_in.dim(2).set_bounds(0, 3);
+        Expr segments = moments_in.dim(3).extent(), scales = segments + 1;
+        RDom r(0, steps, "r");
+        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
+        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
+        Func state("scale_state");  // not "state": that names the input
+        state(x, y) = scale_state(state_in(x, y, 0), state_in(x, y, 1), state_in(x, y, 2));
+        Expr g = scale_data_d_z(state(x, y)[3], moments_in, x, y, scales, inv_n, chain);
+        state(x, y) = scale_step(state(x, y), g, rate(r), beta1, beta2, eps);
+        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+
+        Func pixel_loss("pixel_loss");
+        pixel_loss(x, y) = scale_moment_loss(moments_in, x, y, fast_sigmoid(-state_in(x, y, 0)), scales, chain);
+        MapTotal total = map_total(pixel_loss, state_in.width(), state_in.height(), "loss_total");
+        loss() = cast<float>(total.total() * cast<double>(inv_n));
+
+        // Estimates
+        moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}, {0, 6}});
+        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
+        first_step.set_estimate(0);
+        steps.set_estimate(100);
+        lr.set_estimate(0.3f);
+        beta1.set_estimate(0.9f);
+        beta2.set_estimate(0.999f);
+        eps.set_estimate(1e-8f);
+        inv_n.set_estimate(1e-6f);
+
+        // Schedule
+        if (using_autoscheduler()) return;
+        state_out.bound(j, 0, 3);
+        rate.compute_root();
+        if (schedule == Schedule::naive) {
+            state.compute_root();
+            total.rows.compute_root();
+            return;
+        }
+        if (get_target().has_gpu_feature()) {
+            // A thread per pixel runs all its steps with the state in registers, and loads its
+            // segment's moments directly.
+            state_out.reorder(j, x, y).unroll(j)
+                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            state.compute_at(state_out, xi);
+            gpu_row_sum(total.rows);
+            return;
+        }
+        // Each vector of pixels runs all its steps with the state in registers (the step loop
+        // inside the vector loop); rows in parallel. Specialized on K up to kSelectScales, so
+        // that a step selects among its K - 1 segments only.
+        const int vec = natural_vector_size<float>();
+        state_out.reorder(j, x, y).unroll(j)
+            .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
+            .vectorize(x, vec * lanes, TailStrategy::GuardWithIf);
+        for (int k = 2; k <= kSelectScales; k++) state_out.specialize(segments == k - 1);
+        state.compute_at(state_out, x).vectorize(x);
+        state.update().reorder(r, x).vectorize(x);
+        vectorized_row_sum(total.rows, vec);
+    }
+
+private:
+    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+};
+
+}  // namespace blurmix
+
+HALIDE_REGISTER_GENERATOR(blurmix::ScaleStepsGenerator, scale_steps)

@@ -1,0 +1,38 @@
+// Everything the fit loops (blurmix.cpp's and scales.cpp's) do around the iterations: when to
+// stop, which iterations are recorded, and the recording. Internal to the runtime layer.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "blurmix.h"
+
+namespace blurmix {
+
+struct FitRecorder {
+    const FitOptions &opt;
+    FitResult &r;
+    bool stop(int it) const { return it > 0 && opt.should_stop && opt.should_stop(); }
+    bool reported(int it) const {
+        return it % opt.report_every == 0 || it == opt.iters - 1;
+    }
+    // The iterations whose loss a fused run reports: it is cut there.
+    bool wanted(int it) const {
+        auto has = [it](const std::vector<int> &v) { return std::find(v.begin(), v.end(), it) != v.end(); };
+        return reported(it) || has(opt.snapshots) || has(opt.loss_at);
+    }
+    void record(int it, float loss, const Map &logits, float s_min, float s_max) {
+        if (!std::isfinite(loss)) {
+            throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +
+                        std::to_string(loss) + "); try a smaller lr");
+        }
+        r.losses.push_back({it, loss});
+        for (int s : opt.snapshots) {
+            if (s == it) r.snapshots.push_back({it, weights_of(logits)});
+        }
+        if (opt.progress && reported(it)) opt.progress({it, loss, s_min, s_max});
+    }
+};
+
+}  // namespace blurmix
