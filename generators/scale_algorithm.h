@@ -235,8 +235,8 @@ inline Func scale_moments(Func stack, Func target, Expr channels) {
 // Moment j of segment i of pixel (x, y), from moments (x, y, j, k). Where loads are per pixel
 // (a GPU thread, a scalar loop) a load at i. A CPU vector's pixels may be on different segments,
 // and a gather on x86 is a scalar load per lane: for up to kSelectScales scales, `chain` selects
-// among the segments instead (each k clamped so that the loads stay inside the buffer), which a
-// schedule specialized on K cuts to K - 2 selects; past that, the load at i.
+// among the segments instead (each k clamped so that the loads stay inside the buffer); past
+// that, the load at i.
 constexpr int kSelectScales = 8;
 
 inline Expr segment_moment(Func moments, Expr x, Expr y, int j, Expr i, Expr scales, bool chain) {

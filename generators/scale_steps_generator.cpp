@@ -78,13 +78,19 @@ public:
             return;
         }
         // Each vector of pixels runs all its steps with the state in registers (the step loop
-        // inside the vector loop); rows in parallel. Specialized on K up to kSelectScales, so
-        // that a step selects among its K - 1 segments only.
+        // inside the vector loop); rows in parallel. Specialized on K up to kSelectScales: a
+        // step selects among the segments rather than loading per lane. (One specialization per
+        // K saved a select or two a step, but took the asan build of this library past 8
+        // minutes.)
+        // With Halide's asan feature (the sanitizer build) one vector at a time: instrumenting
+        // four in flight, each with its select chain of loads, took LLVM 6.5 minutes and
+        // 5.6 GB; one takes 11 s. That build checks memory, not speed.
         const int vec = natural_vector_size<float>();
+        const int in_flight = get_target().has_feature(Target::ASAN) ? 1 : (int)lanes;
         state_out.reorder(j, x, y).unroll(j)
             .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
-            .vectorize(x, vec * lanes, TailStrategy::GuardWithIf);
-        for (int k = 2; k <= kSelectScales; k++) state_out.specialize(segments == k - 1);
+            .vectorize(x, vec * in_flight, TailStrategy::GuardWithIf);
+        state_out.specialize(segments < kSelectScales);
         state.compute_at(state_out, x).vectorize(x);
         state.update().reorder(r, x).vectorize(x);
         vectorized_row_sum(total.rows, vec);
