@@ -315,7 +315,7 @@ TEST_CASE("every built variant of the stack's fused fit matches the manual CPU o
             checked++;
         }
     }
-    CHECK(checked >= 6);  // the manual CPU one itself and naive at least
+    CHECK(checked >= 3);  // the manual CPU one itself at least (a sanitizer build has no other)
 }
 
 TEST_CASE("loss, penalty and d / dz match central differences of the reference", "[scales][gradient]") {
