@@ -11,6 +11,7 @@
 
 #include "HalideRuntime.h"
 #include "fit_recorder.h"
+#include "pipeline_call.h"
 #include "pipeline_headers.h"
 #ifdef BLURMIX_WITH_OPENCL
 #include "HalideRuntimeOpenCL.h"
@@ -89,8 +90,9 @@ extern "C" void scratch_free(void *, void *ptr) {
 void *image_malloc(size_t size) {
     constexpr size_t kHuge = 2 << 20;
     if (size < 4 * kHuge) return std::malloc(size);
-    void *p = std::aligned_alloc(kHuge, (size + kHuge - 1) / kHuge * kHuge);
-    if (p) madvise(p, (size + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+    const size_t rounded = (size + kHuge - 1) / kHuge * kHuge;
+    void *p = std::aligned_alloc(kHuge, rounded);
+    if (p) madvise(p, rounded, MADV_HUGEPAGE);
     return p;
 }
 
@@ -180,22 +182,6 @@ Fn lookup(const std::string &pipeline, const Variant &v, Fn) {
     std::string why = device_status(v.device);
     if (!why.empty()) throw Error("device " + v.device + " is not available: " + why);
     return reinterpret_cast<Fn>(it->second);
-}
-
-// Inputs are const to callers; a GPU pipeline may still attach a device copy to them. The host
-// copy is the one callers write (without marking it dirty), so a GPU pipeline copies it to the
-// device on every call; results are copied to the host as soon as a pipeline returns, so
-// nothing newer is lost.
-template <typename B>
-halide_buffer_t *in(const B &b) {
-    halide_buffer_t *raw = const_cast<B &>(b).raw_buffer();
-    if (!raw->device_dirty()) raw->set_host_dirty(true);
-    return raw;
-}
-
-// Results of a GPU pipeline stay on the device until asked for.
-void to_host(halide_buffer_t *b) {
-    if (b->device_dirty()) check(halide_copy_to_host(nullptr, b), "copy to host");
 }
 
 // A width x height view of one global logit: zero strides, so the pipelines read it as a map.
@@ -520,8 +506,7 @@ Map fit_fused(const Image &source, const Image &target, const FitOptions &opt, F
     const AdamaxParams &p = opt.adamax;
     for (int it = 0; it < opt.iters;) {
         if (rec.stop(it)) break;
-        int end = it + 1;
-        while (end < opt.iters && !rec.wanted(end)) end++;
+        const int end = rec.run_end(it, opt.iters);
         check(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next,
                        loss), "fit steps");
         to_host(loss);

@@ -22,6 +22,12 @@ struct FitRecorder {
         auto has = [it](const std::vector<int> &v) { return std::find(v.begin(), v.end(), it) != v.end(); };
         return reported(it) || has(opt.snapshots) || has(opt.loss_at);
     }
+    // Where a fused run from iteration it ends: at the next wanted iteration, or at limit.
+    int run_end(int it, int limit) const {
+        int end = it + 1;
+        while (end < limit && !wanted(end)) end++;
+        return end;
+    }
     void record(int it, float loss, const Map &logits, float s_min, float s_max) {
         if (!std::isfinite(loss)) {
             throw Error("the fit diverged at iteration " + std::to_string(it) + " (loss " +

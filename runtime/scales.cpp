@@ -6,6 +6,7 @@
 
 #include "HalideRuntime.h"
 #include "fit_recorder.h"
+#include "pipeline_call.h"
 #include "pipeline_headers.h"
 
 namespace blurmix {
@@ -15,19 +16,6 @@ namespace {
 template <typename Fn>
 Fn pipeline(const std::string &name, const Variant &v, Fn) {
     return reinterpret_cast<Fn>(find_pipeline(name, v));
-}
-
-// Inputs are const to callers; a GPU pipeline may still attach a device copy to them. Unless the
-// device holds the newest data, the host's is to be copied over.
-template <typename B>
-halide_buffer_t *in(const B &b) {
-    halide_buffer_t *raw = const_cast<B &>(b).raw_buffer();
-    if (!raw->device_dirty()) raw->set_host_dirty(true);
-    return raw;
-}
-
-void to_host(halide_buffer_t *b) {
-    if (b->device_dirty()) check_pipeline(halide_copy_to_host(nullptr, b), "copy to host");
 }
 
 std::string size_of(int w, int h) { return std::to_string(w) + "x" + std::to_string(h); }
@@ -259,11 +247,10 @@ Map fit_scales_fused(const Stack &stack, const Image &target, const Map &init, c
     for (int it = 0; it < opt.iters;) {
         if (rec.stop(it)) break;
         const bool smoothing = smoothing_at(so, smooth, it), want = rec.wanted(it);
-        int end = it + 1;
-        while (end < opt.iters && !rec.wanted(end) && end != so.smooth_iters &&
-               !(smoothing && end - it == kSmoothStepsPerCall)) {
-            end++;
-        }
+        // A run stays on one side of where the penalty ends.
+        int limit = smoothing ? std::min(opt.iters, it + kSmoothStepsPerCall) : opt.iters;
+        if (it < so.smooth_iters) limit = std::min(limit, so.smooth_iters);
+        const int end = rec.run_end(it, limit);
         float objective = 0.f;
         if (smoothing) {
             check_pipeline(smooth_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n,
