@@ -3,7 +3,7 @@
 // two sigmas, and the Adamax updates of both, in one pipeline (the seed recomputes the blurs
 // through autograd every iteration).
 #include "algorithm.h"
-#include "schedule.h"
+#include "blur_schedule.h"
 
 namespace blurmix {
 
@@ -103,19 +103,18 @@ public:
             gpu_row_sum(s.rows);
             return;
         }
-        // Each blur image once at root (rows in parallel, x vectorized, taps folded): the
-        // images feed the loss, the logit gradient and the sigma gradients, so they are stored
-        // rather than recomputed. The sums go by rows, vectorized across lanes.
+        // Each blur and its derivative once at root, scheduled as the blur pipeline's CPU
+        // schedule (tiles, the passes in registers): the images feed the loss, the logit
+        // gradient and the sigma gradients, so they are stored rather than recomputed. The sums
+        // go by rows, vectorized across lanes.
+        // On the Zen 4 machine at 512x512, sigmas 3 and 9: each image at root, rows in parallel,
+        // the tap loop outside the vector loop: 6.5 ms an iteration; the blur's schedule: ...
         const int vec = natural_vector_size<float>();
-        for (Func f : images) {
-            f.compute_root().split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
-                .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
-            f.update().split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
-                .vectorize(x, vec * 2, TailStrategy::GuardWithIf);
-            for (Stage st : {Stage(f), f.update()}) {
-                st.specialize(boundary == kZero);
-                st.specialize(boundary == kClamp);
-            }
+        for (Blur k : {a, b}) {
+            Func out = k.output.in(), d_out = k.d_output.in();
+            out.compute_root();
+            d_out.compute_root();
+            schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary);
         }
         logit_state_out.reorder(j, x, y).unroll(j)
             .split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)
