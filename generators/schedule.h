@@ -35,9 +35,12 @@ inline void vectorized_row_sum(Func rows, int vec) {
     RVar rx = rows.rvars(0)[0];
     RVar rxo("rxo"), rxi("rxi");
     Var u("u");
-    rows.compute_root().parallel(rows.args().back());
+    Var row = rows.args().back();
+    rows.compute_root().parallel(row);
     Func lanes = rows.update().split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf).rfactor(rxi, u);
-    lanes.compute_at(rows, rows.args().back()).vectorize(u);
+    // The update has a schedule of its own: without this the sums ran on one thread.
+    rows.update().parallel(row);
+    lanes.compute_at(rows, row).vectorize(u);
     lanes.update().vectorize(u);
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <vector>
 #include <sys/mman.h>
 
 #include "HalideRuntime.h"
@@ -87,18 +88,67 @@ extern "C" void scratch_free(void *, void *ptr) {
 // Images of several megabytes are mapped in 2 MiB pages rather than 4 KiB ones: a fit of a
 // 2048x2048 image writes over 100 MiB of fresh buffers, and a page fault per 4 KiB was a third
 // of its time. (Debian's transparent huge pages are given only to memory that asks: 'madvise'.)
+// Freed ones are kept, up to kImagesKept bytes, for the next image of the same size: a fresh
+// mapping is zeroed by the kernel page by page (a fifth of a 2048x2048 fit's time), and fits
+// in a row (frames, a benchmark's repeats) allocate the same sizes again.
+constexpr size_t kHuge = 2 << 20;
+constexpr size_t kImagesKept = 256 << 20;
+struct ImageCache {
+    std::mutex mutex;
+    std::map<void *, size_t> sizes;                // every large block allocated, by address
+    std::vector<std::pair<void *, size_t>> kept;   // freed ones, the oldest first
+    size_t kept_bytes = 0;
+};
+ImageCache &image_cache() {
+    static ImageCache *c = new ImageCache;  // never destroyed: images may outlive static objects
+    return *c;
+}
+
 void *image_malloc(size_t size) {
-    constexpr size_t kHuge = 2 << 20;
     if (size < 4 * kHuge) return std::malloc(size);
     const size_t rounded = (size + kHuge - 1) / kHuge * kHuge;
+    ImageCache &c = image_cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    for (auto it = c.kept.begin(); it != c.kept.end(); ++it) {
+        if (it->second == rounded) {
+            void *p = it->first;
+            c.kept_bytes -= rounded;
+            c.kept.erase(it);
+            return p;
+        }
+    }
     void *p = std::aligned_alloc(kHuge, rounded);
-    if (p) madvise(p, rounded, MADV_HUGEPAGE);
+    if (!p) return nullptr;
+    madvise(p, rounded, MADV_HUGEPAGE);
+    c.sizes[p] = rounded;
     return p;
+}
+
+void image_free(void *p) {
+    if (!p) return;
+    ImageCache &c = image_cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto it = c.sizes.find(p);
+    if (it == c.sizes.end()) return std::free(p);
+    const size_t size = it->second;
+    if (size > kImagesKept) {
+        c.sizes.erase(it);
+        return std::free(p);
+    }
+    c.kept.emplace_back(p, size);
+    c.kept_bytes += size;
+    while (c.kept_bytes > kImagesKept) {
+        auto [old, old_size] = c.kept.front();
+        c.kept.erase(c.kept.begin());
+        c.kept_bytes -= old_size;
+        c.sizes.erase(old);
+        std::free(old);
+    }
 }
 
 const bool handlers_installed = [] {
     Halide::Runtime::Buffer<>::set_default_allocate_fn(image_malloc);
-    Halide::Runtime::Buffer<>::set_default_deallocate_fn(std::free);
+    Halide::Runtime::Buffer<>::set_default_deallocate_fn(image_free);
     halide_set_error_handler(record_halide_error);
     halide_set_custom_malloc(scratch_malloc);
     halide_set_custom_free(scratch_free);

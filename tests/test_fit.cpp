@@ -159,3 +159,25 @@ TEST_CASE("should_stop ends the fit between iterations with a usable result", "[
         CHECK(blurmix::fit(src, target, opt).iterations == 1000);
     }
 }
+
+// Images of 8 MiB and more go back to a cache when freed and are handed out again unzeroed: a
+// second fit of the same size runs on the first one's memory and must not depend on its contents.
+TEST_CASE("a fit on recycled image memory gives the same result", "[fit]") {
+    blurmix::Image src = test::random_image(1024, 1024, 1, 7);
+    blurmix::Image target = left_right_target(src, 1.f, 3.f);
+    blurmix::FitOptions opt;
+    opt.sigma_min = 1.f;
+    opt.sigma_max = 3.f;
+    opt.iters = 20;
+    opt.report_every = 5;
+    blurmix::FitResult first = blurmix::fit(src, target, opt);
+    blurmix::Map logits = first.logits.copy();
+    std::vector<blurmix::LossPoint> losses = first.losses;
+    first = blurmix::FitResult();  // its buffers go back to the cache
+    blurmix::FitResult second = blurmix::fit(src, target, opt);
+    REQUIRE(second.losses.size() == losses.size());
+    for (size_t i = 0; i < losses.size(); i++) CHECK(second.losses[i].loss == losses[i].loss);
+    int differ = 0;
+    logits.for_each_element([&](int x, int y) { differ += logits(x, y) != second.logits(x, y); });
+    CHECK(differ == 0);
+}
