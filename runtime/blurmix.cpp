@@ -146,6 +146,16 @@ void image_free(void *p) {
     }
 }
 
+void release_kept(ImageCache &c) {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    for (auto [p, size] : c.kept) {
+        c.sizes.erase(p);
+        std::free(p);
+    }
+    c.kept.clear();
+    c.kept_bytes = 0;
+}
+
 const bool handlers_installed = [] {
     Halide::Runtime::Buffer<>::set_default_allocate_fn(image_malloc);
     Halide::Runtime::Buffer<>::set_default_deallocate_fn(image_free);
@@ -634,6 +644,8 @@ FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
 }
+
+void release_kept_images() { release_kept(image_cache()); }
 
 void *find_pipeline(const std::string &pipeline, const Variant &v) {
     return (void *)lookup(pipeline, v, (void (*)())nullptr);

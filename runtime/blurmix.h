@@ -130,6 +130,10 @@ struct FitResult {
 // The recorded loss at an iteration; throws if it was not recorded.
 float loss_at(const FitResult &r, int iteration);
 
+// Images of 8 MiB and more are kept when freed (up to 256 MiB in all) for the next image of the
+// same size; this gives them back to the system, for a long-lived program between batches.
+void release_kept_images();
+
 void check_fit_inputs(const Image &source, const Image &target, const FitOptions &opt);
 FitResult fit(const Image &source, const Image &target, const FitOptions &opt);
 
