@@ -35,12 +35,14 @@ inline void vectorized_row_sum(Func rows, int vec) {
     RVar rx = rows.rvars(0)[0];
     RVar rxo("rxo"), rxi("rxi");
     Var u("u");
-    Var row = rows.args().back();
-    rows.compute_root().parallel(row);
+    Var row = rows.args().back(), ro("ro"), ri("ri");
+    rows.compute_root();
     Func lanes = rows.update().split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf).rfactor(rxi, u);
-    // The update has a schedule of its own: without this the sums ran on one thread.
-    rows.update().parallel(row);
-    lanes.compute_at(rows, row).vectorize(u);
+    // Eight rows a task: the update has a schedule of its own (the sums ran on one thread when
+    // only the pure definition was parallel), and a task per row cost more than a 64x64
+    // image's rows.
+    rows.update().split(row, ro, ri, 8, TailStrategy::GuardWithIf).parallel(ro);
+    lanes.compute_at(rows, ri).vectorize(u);
     lanes.update().vectorize(u);
 }
 
