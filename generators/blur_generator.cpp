@@ -53,8 +53,9 @@ public:
         if (get_target().has_gpu_feature()) {
             schedule_gpu(b);
         } else {
-            schedule_blur_cpu(get_target(), b, output, with_derivative ? Func(*d_output) : Func(), output.width(),
-                              output.height(), boundary);
+            Func d_out = with_derivative ? Func(*d_output) : Func();
+            schedule_blur_cpu(get_target(), b, output, d_out, output.width(), output.height(),
+                              boundary);
         }
     }
 
