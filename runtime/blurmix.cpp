@@ -472,6 +472,7 @@ void check_fit_inputs(const Image &source, const Image &target, const FitOptions
     }
     check_finite(source, "source");
     check_finite(target, "target");
+    if (opt.report_every < 1) throw Error("report_every must be at least 1");
 }
 
 float loss_at(const FitResult &r, int iteration) {
@@ -619,7 +620,6 @@ Map fit_sigma_fused(const Image &source, const Image &target, const FitOptions &
 
 FitResult fit(const Image &source, const Image &target, const FitOptions &opt) {
     check_fit_inputs(source, target, opt);
-    if (opt.report_every < 1) throw Error("report_every must be at least 1");
     const auto start = std::chrono::steady_clock::now();
     const int w = source.width(), h = source.height();
     FitResult r;

@@ -278,7 +278,6 @@ Map fit_scales_fused(const Stack &stack, const Image &target, const Map &init, c
 FitResult fit_scales(const Image &source, const Image &target, const FitOptions &opt, const ScaleOptions &so) {
     check_fit_inputs(source, target, opt);
     check_scale_options(opt, so);
-    if (opt.report_every < 1) throw Error("report_every must be at least 1");
     const auto start = std::chrono::steady_clock::now();
     const Variant &v = opt.blur.variant;
     const std::vector<float> sigmas = scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);
