@@ -10,9 +10,10 @@ namespace blurmix {
 class FitStepsGenerator : public Generator<FitStepsGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
-    // Vectors of pixels stepped together: a step is one long dependency chain (exp, two
-    // divisions), so several independent vectors in flight hide its latency.
-    GeneratorParam<int> lanes{"lanes", 4};
+    // Vectors of pixels stepped together (a step is one long dependency chain: exp, two
+    // divisions), and the rows they span on images narrower than that: schedule_steps_cpu.
+    GeneratorParam<int> chains{"chains", 8};
+    GeneratorParam<int> rows{"rows", 4};
 
     Input<Buffer<float, 3>> moments_in{"moments"};  // (x, y, 3): a, b, c
     Input<Buffer<float, 3>> state_in{"state"};      // (x, y, 3): logit, exp_avg, exp_inf
@@ -76,14 +77,10 @@ public:
             gpu_row_sum(total.rows);
             return;
         }
-        // Each vector of pixels runs all its steps with the state in registers (the step loop
-        // inside the vector loop); rows in parallel. A 1x1 global fit takes the scalar path.
+        // Each vector of pixels runs all its steps with the state in registers; a 1x1 global
+        // fit takes the scalar path.
         const int vec = natural_vector_size<float>();
-        state_out.reorder(j, x, y).unroll(j)
-            .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
-            .vectorize(x, vec * lanes, TailStrategy::GuardWithIf);
-        state.compute_at(state_out, x).vectorize(x);
-        state.update().reorder(r, x).vectorize(x);
+        schedule_steps_cpu(state_out, state, vec, chains, rows);
         vectorized_row_sum(total.rows, vec);
     }
 

@@ -87,12 +87,7 @@ public:
         // 5.6 GB; one takes 11 s. That build checks memory, not speed.
         const int vec = natural_vector_size<float>();
         const int in_flight = get_target().has_feature(Target::ASAN) ? 1 : (int)lanes;
-        state_out.reorder(j, x, y).unroll(j)
-            .split(y, yo, yi, 4, TailStrategy::GuardWithIf).parallel(yo)
-            .vectorize(x, vec * in_flight, TailStrategy::GuardWithIf);
-        state_out.specialize(segments < kSelectScales);
-        state.compute_at(state_out, x).vectorize(x);
-        state.update().reorder(r, x).vectorize(x);
+        schedule_steps_cpu(state_out, state, vec, in_flight, 1, segments < kSelectScales);
         vectorized_row_sum(total.rows, vec);
     }
 
