@@ -53,8 +53,8 @@ inline void vectorized_row_sum(Func rows, int vec) {
 // vectors step together: along a row where the image is that wide, else over `rows` rows.
 // Measured on the 2-core Zen 4 machine, fit_steps x100 in one binary: 4 vectors along a row
 // 0.28 ns a pixel-step at 1024x1024 and 2048x2048; 8 along a row 0.24 (14% faster), but on a
-// 64x64 image, whose rows are 4 vectors, 2.6x slower; 2 vectors x 4 rows there 15% faster than
-// 4 x 1 (x 2 rows: 9%). 16 chains spill and are slower.
+// 64x64 image, whose rows are 4 vectors, 2.6x slower; there 2 vectors x 4 rows are 15% faster
+// than 4 x 1 row (4 x 2 rows: 9%). 16 chains spill and are slower.
 // `also`, where defined, is a further condition both cases are specialized on.
 inline void schedule_steps_cpu(Func out, Func state, int vec, int chains, int rows,
                                Expr also = Expr()) {
