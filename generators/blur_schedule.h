@@ -25,8 +25,9 @@ namespace blurmix {
 // partitioning removes the boundary tests) into a per-tile buffer: 1.4x slower; row strips
 // with the horizontal result sliding down (Halide did not slide it: every row recomputed
 // 2r + 1 rows); taller or shorter tiles (32, 128 rows): no change.
+// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one).
 inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_output, Expr width,
-                              Expr height, Expr boundary) {
+                              Expr height, Expr boundary, int tile_h = 64) {
     Var x("x"), y("y"), xo("xo"), yo("yo"), xi("xi"), yi("yi"), tile("tile");
     const bool with_derivative = d_output.defined();
     const int natural = target.natural_vector_size<float>();
@@ -36,7 +37,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     // lines (a 32-byte one half the time). 5-8% faster at sigma 1, 3 and 9 in four A/B runs
     // on the Zen 4 machine (2048x2048, sigma 9: 5.6 vs 6.0 ms).
     const int hvec = std::min(natural, 8) * 2;
-    const int tile_w = 1024, tile_h = 64;
+    const int tile_w = 1024;
     std::vector<Func> outs = {output};
     if (with_derivative) outs.push_back(d_output);
     // A tile pads and passes its whole width and height, even past the image's edge: tiles
