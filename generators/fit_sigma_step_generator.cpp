@@ -110,10 +110,11 @@ public:
         // On the Zen 4 machine at 512x512, sigmas 3 and 9, in an A/B run with the runtime's
         // scratch-block reuse: each image at root, rows in parallel, the tap loop outside the
         // vector loop, 3.9 ms an iteration; the blur's schedule 1.9 ms; with the row sums on
-        // both cores (schedule.h) 1.76 ms. Tiles 16 rows high rather than the blur's 64: each
-        // tile holds a vertical pass and its derivative, and 512x512 makes only 8 tiles of 64;
-        // A/B in one binary, 16 rows: 6-7% faster at 512x512, 10% at 2048x2048, 34% at 64x64
-        // (8 rows: 6-12% and 10%, but 10% slower at 64x64; 32 rows: no change).
+        // both cores (schedule.h) 1.76 ms. Tiles 16 rows high rather than the blur's 64 (a tile
+        // here holds a vertical pass and its derivative, and 512x512 makes only 8 tiles of 64;
+        // which of the two made the difference I did not establish): A/B in one binary, 16
+        // rows 6-7% faster at 512x512, 10% at 2048x2048, 34% at 64x64 (8 rows: 6-12% and 10%,
+        // but 10% slower at 64x64; 32 rows: no change).
         const int vec = natural_vector_size<float>();
         for (Blur k : {a, b}) {
             Func out = k.output.in(), d_out = k.d_output.in();
