@@ -10,8 +10,9 @@ cd "$(dirname "$0")"
 what=${1:-build}
 build_dir=${BUILD_DIR:-build}
 
-# Debian packages: compiler, libpng, CLI11, Catch2, OpenCL on the CPU (PoCL), python3-venv.
-packages=(g++ make git python3 python3-venv libpng-dev libcli11-dev catch2 nlohmann-json3-dev
+# Debian packages: compiler, libpng, CLI11, Catch2, OpenCL on the CPU (PoCL), python3-venv, and
+# python3-dev (Halide's CMake package looks for Python's headers: Development.Module).
+packages=(g++ make git python3 python3-venv python3-dev libpng-dev libcli11-dev catch2 nlohmann-json3-dev
           pocl-opencl-icd ocl-icd-opencl-dev ${EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
