@@ -105,8 +105,8 @@ int run_fit(FitArgs &args, const IoArgs &io) {
     const std::string fitted_name = is_png(args.source) ? "/fitted.png" : "/fitted.npy";
     if (!args.out.empty()) {
         prepare_output_dir(args.out);
-        std::vector<std::string> names = {fitted_name, "/weights.npy", "/sigma.npy", "/sigma.png"};
-        if (args.scales.used()) names.push_back("/scale.npy");
+        std::vector<std::string> names = {fitted_name, "/sigma.npy", "/sigma.png"};
+        names.push_back(args.scales.used() ? "/scale.npy" : "/weights.npy");
         for (const std::string &name : names) check_new_output(args.out + name, io.force);
     }
     if (!args.quiet) {
@@ -116,9 +116,9 @@ int run_fit(FitArgs &args, const IoArgs &io) {
     opt.should_stop = [] { return interrupt_signal() != 0; };
     FitResult r = args.scales.used() ? fit_scales(source, target, opt, args.scales.options()) : fit(source, target, opt);
     if (!args.out.empty()) {
-        if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.logits, args.scales.options().scales));
+        if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.params, args.scales.options().scales));
         save_output(args.out + fitted_name, r.fitted, io.in);
-        save_npy(args.out + "/weights.npy", r.weights);
+        if (!args.scales.used()) save_npy(args.out + "/weights.npy", r.weights);
         save_npy(args.out + "/sigma.npy", r.sigma);
         save_colormap_png(args.out + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
                           std::max(r.sigma_min, r.sigma_max), "sigma");

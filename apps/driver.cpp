@@ -103,17 +103,15 @@ void print_progress(const FitProgress &p, const char *prefix) {
 }
 
 nlohmann::json fit_json(const FitResult &r, const FitOptions &opt) {
-    double wsum = 0, ssum = 0;
-    r.weights.for_each_value([&](float w) { wsum += w; });
+    double ssum = 0;
     r.sigma.for_each_value([&](float s) { ssum += s; });
-    const double n = (double)r.weights.number_of_elements();
+    const double n = (double)r.sigma.number_of_elements();
     nlohmann::json j = {
         {"mode", opt.mode == Mode::local ? "local" : "global"},
         {"iters", opt.iters},
         {"iterations", r.iterations},
         {"loss_initial", r.losses.front().loss},
         {"loss_final", r.losses.back().loss},
-        {"weight_mean", wsum / n},
         {"sigma_mean", ssum / n},
         {"sigma_min", r.sigma_min},
         {"sigma_max", r.sigma_max},
@@ -122,6 +120,11 @@ nlohmann::json fit_json(const FitResult &r, const FitOptions &opt) {
         {"schedule", opt.blur.variant.schedule},
         {"seconds", r.seconds},
     };
+    if (r.weights.data()) {  // min/max fits; a K-scale fit has no weights
+        double wsum = 0;
+        r.weights.for_each_value([&](float w) { wsum += w; });
+        j["weight_mean"] = wsum / (double)r.weights.number_of_elements();
+    }
     if (opt.mode == Mode::global) {
         const float w = r.weights(0, 0);
         j["weight"] = w;

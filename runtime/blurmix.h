@@ -114,8 +114,13 @@ struct LossPoint {
 };
 
 struct FitResult {
-    Map logits;      // width x height (local) or 1x1 (global)
-    Map weights;     // width x height, sigmoid of the logits
+    // Min/max fits: the logits, width x height (local) or 1x1 (global), and the weights of the
+    // small blur, sigmoid of the logits. Empty (no data) for K-scale fits, which have no weights.
+    Map logits;
+    Map weights;
+    // K-scale fits (fit_scales): the scale parameter z of each pixel (see scales.h); empty for
+    // min/max fits.
+    Map params;
     Map sigma;       // width x height: w s_min + (1 - w) s_max
     Image fitted;    // the mix with the final weights
     // The loss before the update of each recorded iteration: every iteration in the step-by-step

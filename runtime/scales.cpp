@@ -300,8 +300,7 @@ FitResult fit_scales(const Image &source, const Image &target, const FitOptions 
                             : fit_scales_stepwise(stack, target, init, so, smooth, sigmas, rec);
     r.sigma_min = sigmas.front();
     r.sigma_max = sigmas.back();
-    r.logits = z;
-    r.weights = weights_of(z);
+    r.params = z;
     r.sigma = sigma_of_scale_params(z, sigmas);
     r.fitted = scale_mix(stack, z, v);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

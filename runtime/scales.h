@@ -81,10 +81,10 @@ constexpr float kScaleFitLr = 0.3f;
 // Fused (the default): the segment moments once, then runs of iterations in one call each
 // (scale_steps, or scale_smooth_steps while the penalty holds), cut at the recorded iterations
 // and where the penalty ends; not fused: one gradient and one Adamax step per iteration (the
-// reference). In the result: logits = z, weights = sigmoid(z) (for K = 2 the seed's weight of
-// the small blur), sigma the recovered map, sigma_min and sigma_max the ends of the stack,
+// reference). In the result: params = z (for K = 2, sigmoid(z) is the seed's weight of the small
+// blur), sigma the recovered map, sigma_min and sigma_max the ends of the stack,
 // losses the objective (MSE plus penalty while it holds): every iteration's when not fused, the
-// recorded ones' (as fit's) when fused.
+// recorded ones' (as fit's) when fused. The result's params is z; its logits and weights are empty.
 FitResult fit_scales(const Image &source, const Image &target, const FitOptions &opt, const ScaleOptions &so);
 
 }  // namespace blurmix

@@ -180,7 +180,7 @@ TEST_CASE("with two scales the stack is the seed's min/max mix", "[scales]") {
             CHECK(blurmix::loss_at(k2, i) == Approx(blurmix::loss_at(c.fit, i)).epsilon(1e-3));
         }
         CHECK(max_abs_diff(k2.sigma, c.fit.sigma) < 2e-3);
-        CHECK(max_abs_diff(k2.weights, c.fit.weights) < 2e-4);
+        CHECK(max_abs_diff(blurmix::weights_of(k2.params), c.fit.weights) < 2e-4);
     }
 }
 
@@ -311,7 +311,7 @@ TEST_CASE("every built variant of the stack's fused fit matches the manual CPU o
             for (size_t i = 0; i < got.losses.size(); i++) {
                 CHECK(got.losses[i].loss == Approx(want.losses[i].loss).epsilon(1e-5));
             }
-            CHECK(max_abs_diff(got.logits, want.logits) < 1e-3);  // a step moves z by up to lr = 0.1
+            CHECK(max_abs_diff(got.params, want.params) < 1e-3);  // a step moves z by up to lr = 0.1
             checked++;
         }
     }
@@ -496,7 +496,7 @@ TEST_CASE("the stack's fit walks across scale boundaries", "[scales]") {
     blurmix::ScaleOptions so{K, blurmix::Spacing::geometric, {}};
     so.initial = z_of_u(0.5f);
     blurmix::FitResult r = blurmix::fit_scales(src, target, opt, so);
-    blurmix::Map u = blurmix::scale_position_of(r.logits, K);
+    blurmix::Map u = blurmix::scale_position_of(r.params, K);
     int monotone = 0, arrived = 0;
     u.for_each_element([&](int x, int y) {
         const float need = target(x, y, 0) - stack(x, y, 0, 0);

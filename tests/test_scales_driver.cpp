@@ -69,10 +69,13 @@ TEST_CASE("driver: fit --scales writes sigma.npy and scale.npy and ends with JSO
     CHECK(j["sigmas"] == nlohmann::json({1, 2, 3, 4, 5}));
     CHECK(j["loss_final"].get<double>() < j["loss_initial"].get<double>() / 100);
     CHECK(j["sigma_mean"].get<double>() == Approx(2.5).margin(0.05));
-    for (const char *f : {"fitted.npy", "weights.npy", "sigma.npy", "sigma.png", "scale.npy"}) {
+    for (const char *f : {"fitted.npy", "sigma.npy", "sigma.png", "scale.npy"}) {
         INFO(f);
         CHECK(fs::exists(d.path / "fit" / f));
     }
+    // A K-scale fit has no weights: no weights.npy and no weight_mean that would mean nothing.
+    CHECK_FALSE(fs::exists(d.path / "fit" / "weights.npy"));
+    CHECK_FALSE(j.contains("weight_mean"));
     blurmix::Map sigma = blurmix::load_map(d / "fit/sigma.npy"), scale = blurmix::load_map(d / "fit/scale.npy");
     CHECK(sigma.width() == 32);
     CHECK(sigma.height() == 24);
