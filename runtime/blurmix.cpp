@@ -329,10 +329,6 @@ std::string device_status(const std::string &device) {
 
 bool device_available(const std::string &device) { return device_status(device).empty(); }
 
-int half_width(float sigma, float std_devs) {
-    return std::max(1, (int)std::ceil((double)std_devs * (double)sigma));
-}
-
 void check_sigma(float sigma, const char *what) {
     // Past 1000 the kernel is wider than any image this tool is meant for.
     if (!(sigma > 0.f) || !(sigma <= 1000.f)) {

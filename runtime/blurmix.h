@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "definitions.h"
 #include "image_io.h"
 
 namespace blurmix {
 
-enum class Boundary { zero = 0, clamp = 1, mirror = 2 };
 Boundary parse_boundary(const std::string &name);
 const char *boundary_name(Boundary b);
 
@@ -37,8 +37,7 @@ struct BlurOptions {
     Variant variant;
 };
 
-// Half-width of the truncated Gaussian, max(1, ceil(std_devs * sigma)), as the generators use.
-int half_width(float sigma, float std_devs);
+// half_width(sigma, std_devs), the truncated Gaussian's half-width: definitions.h.
 void check_sigma(float sigma, const char *what);
 
 Image blur(const Image &in, float sigma, const BlurOptions &opt = {});

@@ -195,10 +195,6 @@ void check_scale_options(const FitOptions &opt, const ScaleOptions &so) {
 
 namespace {
 
-// generators/scale_smooth_steps_generator.cpp's steps_per_call: the most iterations one call of
-// scale_smooth_steps runs (it refuses more). One was the fastest there.
-constexpr int kSmoothStepsPerCall = 1;
-
 bool smoothing_at(const ScaleOptions &so, const Smoothness &smooth, int it) {
     return smooth.kind != Penalty::none && (so.smooth_iters < 0 || it < so.smooth_iters);
 }

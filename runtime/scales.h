@@ -41,7 +41,7 @@ Image scale_blur(const Image &in, const Map &sigma, int scales, Spacing spacing,
 
 // Smoothness of the fitted scale map: a penalty on neighbouring scale positions (u / (K - 1), in
 // [0, 1]), total variation or quadratic, times weight, over the number of pixels.
-enum class Penalty { none = 0, tv = 1, quadratic = 2 };
+// (Penalty: definitions.h.)
 Penalty parse_penalty(const std::string &name);
 const char *penalty_name(Penalty p);
 struct Smoothness {
