@@ -1,12 +1,14 @@
-// Everything the fit loops (blurmix.cpp's and scales.cpp's) do around the iterations: when to
-// stop, which iterations are recorded, and the recording. Internal to the runtime layer.
+// Everything the fit loops (fit.cpp's and scales.cpp's) do around the iterations: when to stop,
+// which iterations are recorded, the recording, and the loop over fused runs. Internal to the
+// core library.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "blurmix.h"
+#include "fit.h"
+#include "pipelines.h"
 
 namespace blurmix {
 
@@ -38,6 +40,22 @@ struct FitRecorder {
             if (s == it) r.snapshots.push_back({it, weights_of(logits)});
         }
         if (opt.progress && reported(it)) opt.progress({it, loss, s_min, s_max});
+    }
+    // The loop of a fused fit: runs of iterations [it, end), each cut at the next recorded
+    // iteration or at limit(it), until opt.iters or a stop. run(it, end) computes the run from
+    // state into next (state's plane 0 holds the parameter map) and returns the objective before
+    // iteration it; next then becomes the state. sigma_min and sigma_max are what progress shows.
+    template <typename Limit, typename Run>
+    void run_fused(Image &state, Image &next, Limit limit, Run run, float sigma_min, float sigma_max) {
+        for (int it = 0; it < opt.iters;) {
+            if (stop(it)) break;
+            const int end = run_end(it, limit(it));
+            const float objective = run(it, end);
+            if (wanted(it)) record(it, objective, state.sliced(2, 0), sigma_min, sigma_max);
+            to_host(next);
+            std::swap(state, next);
+            r.iterations = it = end;
+        }
     }
 };
 

@@ -3,22 +3,16 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <stdexcept>
 #include <string>
 
-#include "HalideBuffer.h"
+#include "atomic_file.h"
+#include "checks.h"
+#include "image.h"
 
 namespace blurmix {
 
-// Planar float32 image: dim 0 = x (columns), dim 1 = y (rows), dim 2 = c
-// (channels, 1..4). PNG samples map to [0,1].
-using Image = Halide::Runtime::Buffer<float, 3>;
-using Map = Halide::Runtime::Buffer<float, 2>;  // (x, y)
-
-// Every refusal throws this; the message starts with the file path: "path: reason".
-struct Error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+// Images are read planar, 1..4 channels; PNG samples map to [0,1]. Every refusal throws Error
+// with a message that starts with the file path: "path: reason".
 
 // Caps on what a reader will decode, checked before anything is allocated.
 // max_bytes is the size of the decoded float32 image, max_pixels its width x height.
@@ -62,32 +56,6 @@ float linear_to_srgb(float v);
 void srgb_to_linear(Image &img);
 void linear_to_srgb(Image &img);
 
-// Throws "what: NaN at row R, column C, channel K" (or Inf, -Inf) for the
-// first non-finite value in row-major order.
-void check_finite(const Image &img, const std::string &what);
 
-// Writes a file so that readers see either the old content or the complete new
-// one: data goes to "path.tmp-XXXXXX" in the same directory and is renamed
-// onto path by commit(). Destroying an uncommitted AtomicFile, or opening it
-// again, removes the temporary. Errors throw Error naming the final path.
-class AtomicFile {
-public:
-    AtomicFile() = default;
-    explicit AtomicFile(const std::string &path) { open(path); }
-    ~AtomicFile();
-    AtomicFile(const AtomicFile &) = delete;
-    AtomicFile &operator=(const AtomicFile &) = delete;
-
-    FILE *open(const std::string &path);
-    FILE *file() const { return file_; }
-    const std::string &path() const { return path_; }
-    void commit();
-
-private:
-    void discard();
-
-    std::string path_, temp_;
-    FILE *file_ = nullptr;
-};
 
 }  // namespace blurmix

@@ -6,25 +6,18 @@
 
 #include "HalideRuntime.h"
 #include "fit_recorder.h"
-#include "pipeline_call.h"
+#include "pipelines.h"
 #include "pipeline_headers.h"
 
 namespace blurmix {
 
 namespace {
 
-template <typename Fn>
-Fn pipeline(const std::string &name, const Variant &v, Fn) {
-    return reinterpret_cast<Fn>(find_pipeline(name, v));
-}
-
-std::string size_of(int w, int h) { return std::to_string(w) + "x" + std::to_string(h); }
-
 void check_stack(const Stack &stack, const Map &z) {
     if (stack.dim(3).extent() < 2) throw Error("a scale stack needs at least 2 scales");
     if (z.width() != stack.width() || z.height() != stack.height()) {
-        throw Error("scale map is " + size_of(z.width(), z.height()) + " but the image is " +
-                    size_of(stack.width(), stack.height()));
+        throw Error("scale map is " + size_text(z.width(), z.height()) + " but the image is " +
+                    size_text(stack.width(), stack.height()));
     }
 }
 
@@ -32,30 +25,14 @@ float sigmoid_neg(float z) { return 1.f / (1.f + std::exp(z)); }
 
 }  // namespace
 
-void check_sigma_map(const Map &sigma, int width, int height, const std::string &what) {
-    if (sigma.width() != width || sigma.height() != height) {
-        throw Error(what + " is " + size_of(sigma.width(), sigma.height()) + " but the image is " +
-                    size_of(width, height));
-    }
-    sigma.for_each_element([&](int x, int y) {
-        const float s = sigma(x, y);
-        if (!(s > 0.f) || !(s <= 1000.f)) {
-            throw Error(what + ": sigma must be a number in (0, 1000], found " + std::to_string(s) +
-                        " at row " + std::to_string(y) + ", column " + std::to_string(x));
-        }
-    });
-}
-
 Image local_blur(const Image &input, const Map &sigma, const BlurOptions &opt) {
     check_sigma_map(sigma, input.width(), input.height(), "sigma map");
-    if (!(opt.std_devs > 0.f) || !(opt.std_devs <= 10.f)) {
-        throw Error("std-devs must be a number in (0, 10], not " + std::to_string(opt.std_devs));
-    }
+    check_std_devs(opt.std_devs);
     float largest = 0.f;
     sigma.for_each_value([&](float s) { largest = std::max(largest, s); });
     Image out(input.width(), input.height(), input.channels());
-    auto fn = pipeline("local_blur", opt.variant, &blurmix_local_blur_cpu_manual);
-    check_pipeline(fn(in(input), in(sigma), largest, opt.std_devs, (int)opt.boundary, out), "local blur");
+    auto fn = lookup("local_blur", opt.variant, &blurmix_local_blur_cpu_manual);
+    check(fn(in(input), in(sigma), largest, opt.std_devs, (int)opt.boundary, out), "local blur", opt.variant);
     to_host(out);
     return out;
 }
@@ -132,8 +109,8 @@ Map scale_position_of(const Map &z, int scales) {
 Image scale_mix(const Stack &stack, const Map &z, const Variant &v) {
     check_stack(stack, z);
     Image out(stack.width(), stack.height(), stack.dim(2).extent());
-    auto fn = pipeline("scale_mix", v, &blurmix_scale_mix_cpu_manual);
-    check_pipeline(fn(in(stack), in(z), out), "scale mix");
+    auto fn = lookup("scale_mix", v, &blurmix_scale_mix_cpu_manual);
+    check(fn(in(stack), in(z), out), "scale mix", v);
     to_host(out);
     return out;
 }
@@ -173,9 +150,9 @@ ScaleGradient scale_mix_gradient(const Stack &stack, const Map &z, const Image &
     g.d_z = Map(z.width(), z.height());
     auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
     auto penalty = Halide::Runtime::Buffer<float, 0>::make_scalar();
-    auto fn = pipeline("scale_mix_gradient", v, &blurmix_scale_mix_gradient_cpu_manual);
-    check_pipeline(fn(in(stack), in(z), in(target), (int)smooth.kind, smooth.weight, loss, penalty, g.d_z),
-                   "scale mix gradient");
+    auto fn = lookup("scale_mix_gradient", v, &blurmix_scale_mix_gradient_cpu_manual);
+    check(fn(in(stack), in(z), in(target), (int)smooth.kind, smooth.weight, loss, penalty, g.d_z),
+          "scale mix gradient", v);
     to_host(loss);
     to_host(penalty);
     to_host(g.d_z);
@@ -227,8 +204,8 @@ Map fit_scales_fused(const Stack &stack, const Image &target, const Map &init, c
     const Variant &v = opt.blur.variant;
     const int w = stack.width(), h = stack.height(), K = stack.dim(3).extent();
     Halide::Runtime::Buffer<float, 4> moments(w, h, 3, K - 1);
-    auto moments_fn = pipeline("scale_moments", v, &blurmix_scale_moments_cpu_manual);
-    check_pipeline(moments_fn(in(stack), in(target), moments), "scale moments");
+    auto moments_fn = lookup("scale_moments", v, &blurmix_scale_moments_cpu_manual);
+    check(moments_fn(in(stack), in(target), moments), "scale moments", v);
     const float inv_n = (float)(1.0 / ((double)w * h * stack.dim(2).extent()));
     // Not in place: the loss outputs read the starting state, which a pipeline may schedule
     // after writing the new one.
@@ -237,35 +214,30 @@ Map fit_scales_fused(const Stack &stack, const Image &target, const Map &init, c
     state.sliced(2, 0).copy_from(init);
     auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
     auto penalty = Halide::Runtime::Buffer<float, 0>::make_scalar();
-    auto steps_fn = pipeline("scale_steps", v, &blurmix_scale_steps_cpu_manual);
-    auto smooth_fn = pipeline("scale_smooth_steps", v, &blurmix_scale_smooth_steps_cpu_manual);
+    auto steps_fn = lookup("scale_steps", v, &blurmix_scale_steps_cpu_manual);
+    auto smooth_fn = lookup("scale_smooth_steps", v, &blurmix_scale_smooth_steps_cpu_manual);
     const AdamaxParams &p = opt.adamax;
-    for (int it = 0; it < opt.iters;) {
-        if (rec.stop(it)) break;
-        const bool smoothing = smoothing_at(so, smooth, it), want = rec.wanted(it);
-        // A run stays on one side of where the penalty ends.
-        int limit = smoothing ? std::min(opt.iters, it + kSmoothStepsPerCall) : opt.iters;
+    // A run stays on one side of where the penalty ends, and smoothed runs are short.
+    auto limit = [&](int it) {
+        int limit = smoothing_at(so, smooth, it) ? std::min(opt.iters, it + kSmoothStepsPerCall) : opt.iters;
         if (it < so.smooth_iters) limit = std::min(limit, so.smooth_iters);
-        const int end = rec.run_end(it, limit);
-        float objective = 0.f;
-        if (smoothing) {
-            check_pipeline(smooth_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n,
-                                     (int)smooth.kind, smooth.weight, want, next, loss, penalty),
-                           "scale smooth steps");
+        return limit;
+    };
+    auto run = [&](int it, int end) {
+        if (smoothing_at(so, smooth, it)) {
+            check(smooth_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n,
+                            (int)smooth.kind, smooth.weight, rec.wanted(it), next, loss, penalty),
+                  "scale smooth steps", v);
             to_host(loss);
             to_host(penalty);
-            objective = loss() + penalty();
-        } else {
-            check_pipeline(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next, loss),
-                           "scale steps");
-            to_host(loss);
-            objective = loss();
+            return loss() + penalty();
         }
-        if (want) rec.record(it, objective, state.sliced(2, 0), sigmas.front(), sigmas.back());
-        to_host(next);
-        std::swap(state, next);
-        rec.r.iterations = it = end;
-    }
+        check(steps_fn(moments, state, it, end - it, p.lr, p.beta1, p.beta2, p.eps, inv_n, next, loss),
+              "scale steps", v);
+        to_host(loss);
+        return loss();
+    };
+    rec.run_fused(state, next, limit, run, sigmas.front(), sigmas.back());
     return state.sliced(2, 0);  // a view of the z plane
 }
 
@@ -285,8 +257,8 @@ FitResult fit_scales(const Image &source, const Image &target, const FitOptions 
     init.fill(0.f);
     if (so.initial.data()) {
         if (so.initial.width() != source.width() || so.initial.height() != source.height()) {
-            throw Error("the initial scale map is " + size_of(so.initial.width(), so.initial.height()) +
-                        " but the image is " + size_of(source.width(), source.height()));
+            throw Error("the initial scale map is " + size_text(so.initial.width(), so.initial.height()) +
+                        " but the image is " + size_text(source.width(), source.height()));
         }
         init.copy_from(so.initial);
     }

@@ -5,12 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "blurmix.h"
+#include "fit.h"
 
 namespace blurmix {
 
-// A sigma map of width x height whose values are finite and in (0, 1000]; what names it in messages.
-void check_sigma_map(const Map &sigma, int width, int height, const std::string &what);
+// (check_sigma_map: checks.h.)
 
 // The exact spatially varying Gaussian blur: pixel p blurred with its own sigma(p), one kernel
 // half-width max(1, ceil(std_devs * max sigma)) for the image, normalized taps, the boundary rule
