@@ -58,6 +58,8 @@ FILE *AtomicFile::open(const std::string &path) {
         discard();
         fail(path, "cannot open for writing: out of memory");
     }
+    // 1 MiB writes rather than stdio's 4 KiB: a 2048x2048 float image was 4,100 write() calls.
+    std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
     return file_;
 }
 

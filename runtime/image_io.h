@@ -35,9 +35,19 @@ Map load_map(const std::string &path, const ReadLimits &limits = {});
 
 // Chooses the format by extension: .png (8-bit) or .npy.
 void save_image(const std::string &path, const Image &img);
+// How a PNG is compressed: zlib's level (0..9) and the row filters libpng may choose from.
+// The default is for speed: level 1 with the Sub and Up filters encoded a 2048x2048 RGB
+// photo-like image 8x faster than libpng's default (level 6, all five filters tried per row:
+// 0.23 s against 1.86 s) for a file 6% larger (6092 against 5745 KB). compact() is libpng's
+// default, for when size matters more than time.
+struct PngEncoding {
+    int zlib_level = 1;
+    bool all_filters = false;  // false: Sub and Up only
+    static PngEncoding compact() { return {6, true}; }
+};
 // bit_depth 8 or 16; 1..4 channels are written as grey, grey+alpha, RGB, RGBA.
 // Values are clamped to [0,1] and rounded; NaN is written as 0.
-void save_png(const std::string &path, const Image &img, int bit_depth = 8);
+void save_png(const std::string &path, const Image &img, int bit_depth = 8, const PngEncoding &enc = {});
 // float32 little-endian, C order; shape (rows, cols) for one channel, else
 // (rows, cols, channels).
 void save_npy(const std::string &path, const Image &img);

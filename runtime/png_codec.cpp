@@ -158,7 +158,8 @@ uint16_t quantise(float v, float full_scale) {
 }
 
 // Same longjmp rule as decode_png: nothing with a destructor in this frame.
-bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, std::vector<png_byte> &row) {
+bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, const PngEncoding &enc,
+                std::vector<png_byte> &row) {
     static const int color_types[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                       PNG_COLOR_TYPE_RGB_ALPHA};
     png_structp png = w.png;
@@ -169,6 +170,8 @@ bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, std::vector
     png_init_io(png, file);
     png_set_IHDR(png, info, width, height, bit_depth, color_types[c - 1], PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, enc.zlib_level);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, enc.all_filters ? PNG_ALL_FILTERS : PNG_FILTER_SUB | PNG_FILTER_UP);
     png_write_info(png, info);
     float full_scale = bit_depth == 16 ? 65535.0f : 255.0f;
     for (int y = 0; y < height; y++) {
@@ -198,13 +201,14 @@ bool has_png_signature(const unsigned char *bytes, size_t n) { return n >= 8 && 
 
 namespace blurmix {
 
-void save_png(const std::string &path, const Image &img, int bit_depth) {
+void save_png(const std::string &path, const Image &img, int bit_depth, const PngEncoding &enc) {
     if (bit_depth != 8 && bit_depth != 16) io::fail(path, "PNG bit depth must be 8 or 16, not " + std::to_string(bit_depth));
+    if (enc.zlib_level < 0 || enc.zlib_level > 9) io::fail(path, "zlib level must be 0..9, not " + std::to_string(enc.zlib_level));
     io::check_saveable(path, img);
     std::vector<png_byte> row(size_t(img.dim(0).extent()) * img.dim(2).extent() * (bit_depth / 8));
     AtomicFile out(path);
     io::Png writer(true);
-    if (!io::encode_png(writer, out.file(), img, bit_depth, row)) {
+    if (!io::encode_png(writer, out.file(), img, bit_depth, enc, row)) {
         io::fail(path, std::string("cannot write PNG: ") + writer.messages.error);
     }
     out.commit();
