@@ -88,6 +88,43 @@ int run_mix(const std::string &in_path, const std::string &out_path, float s_min
     return 0;
 }
 
+void print_progress(const FitProgress &p) {
+    std::printf("iteration %5d  loss %.6e", p.iteration, p.loss);
+    std::printf("  sigma_min %.4f  sigma_max %.4f\n", p.sigma_min, p.sigma_max);
+    std::fflush(stdout);
+}
+
+nlohmann::json fit_json(const FitResult &r, const FitOptions &opt) {
+    double ssum = 0;
+    r.sigma.for_each_value([&](float s) { ssum += s; });
+    const double n = (double)r.sigma.number_of_elements();
+    nlohmann::json j = {
+        {"mode", opt.mode == Mode::local ? "local" : "global"},
+        {"iters", opt.iters},
+        {"iterations", r.iterations},
+        {"loss_initial", r.losses.front().loss},
+        {"loss_final", r.losses.back().loss},
+        {"sigma_mean", ssum / n},
+        {"sigma_min", r.sigma_min},
+        {"sigma_max", r.sigma_max},
+        {"learn_sigmas", opt.learn_sigmas},
+        {"device", opt.blur.variant.device},
+        {"schedule", opt.blur.variant.schedule},
+        {"seconds", r.seconds},
+    };
+    if (r.weights.data()) {  // min/max fits; a K-scale fit has no weights
+        double wsum = 0;
+        r.weights.for_each_value([&](float w) { wsum += w; });
+        j["weight_mean"] = wsum / (double)r.weights.number_of_elements();
+    }
+    if (opt.mode == Mode::global) {
+        const float w = r.weights(0, 0);
+        j["weight"] = w;
+        j["recovered_sigma"] = w * r.sigma_min + (1 - w) * r.sigma_max;
+    }
+    return j;
+}
+
 struct FitArgs {
     std::string source, target, out;
     std::string mode = "local";

@@ -87,62 +87,6 @@ CLI::App *add_eval_command(CLI::App &app, EvalArgs &a) {
 
 namespace {
 
-// Tiles for the panel, each in [0, 1]: images over the target's range, sigma maps over the
-// stack's range, errors over [0, half the range].
-Image tile(const Map &m, float lo, float hi) {
-    Image out(m.width(), m.height(), 1);
-    out.for_each_element([&](int x, int y, int) { out(x, y, 0) = (m(x, y) - lo) / (hi - lo); });
-    return out;
-}
-
-// Grey or RGB as they are; other channel counts by their first channel.
-Image tile(const Image &im, float lo, float hi) {
-    const int channels = im.channels() == 3 ? 3 : 1;
-    Image out(im.width(), im.height(), channels);
-    out.for_each_element([&](int x, int y, int c) { out(x, y, c) = (im(x, y, c) - lo) / (hi - lo); });
-    return out;
-}
-
-Map abs_error(const Map &a, const Map &truth) {
-    Map e(a.width(), a.height());
-    e.for_each_element([&](int x, int y) { e(x, y) = std::abs(a(x, y) - truth(x, y)); });
-    return e;
-}
-
-std::string file_name(const std::string &method) {
-    return method == "min/max" ? "minmax" : "k" + method.substr(2);
-}
-
-}  // namespace
-
-void save_eval_pictures(const std::string &dir, const std::string &prefix, const Evaluation &ev, const Map &truth,
-                        float s_min, float s_max) {
-    float lo = ev.target(0, 0, 0), hi = lo;
-    ev.target.for_each_value([&](float v) { lo = std::min(lo, v); hi = std::max(hi, v); });
-    if (!(hi > lo)) hi = lo + 1;
-    const float err_hi = (s_max - s_min) / 2;
-    std::vector<std::pair<std::string, Image>> images = {{"true local blur", tile(ev.target, lo, hi)}};
-    std::vector<std::pair<std::string, Image>> sigmas = {{"true sigma", tile(truth, s_min, s_max)}};
-    std::vector<std::pair<std::string, Image>> errors;
-    save_colormap_png(dir + "/" + prefix + "sigma_true.png", truth, s_min, s_max, "true sigma");
-    for (const MethodReport &m : ev.methods) {
-        images.push_back({m.name + " fit", tile(m.fit.fitted, lo, hi)});
-        sigmas.push_back({m.name + " sigma", tile(m.fit.sigma, s_min, s_max)});
-        Map err = abs_error(m.fit.sigma, truth);
-        errors.push_back({m.name + " abs error", tile(err, 0.f, err_hi)});
-        save_colormap_png(dir + "/" + prefix + "sigma_" + file_name(m.name) + ".png", m.fit.sigma, s_min, s_max,
-                          m.name + " sigma");
-        save_colormap_png(dir + "/" + prefix + "error_" + file_name(m.name) + ".png", err, 0.f, err_hi,
-                          m.name + " abs sigma error");
-    }
-    // Three panels (images, sigma maps, errors): one strip of all of them would be too wide.
-    save_panel_png(dir + "/" + prefix + "eval.png", images, 0.f, 1.f);
-    save_panel_png(dir + "/" + prefix + "eval_sigma.png", sigmas, 0.f, 1.f);
-    save_panel_png(dir + "/" + prefix + "eval_error.png", errors, 0.f, 1.f);
-}
-
-namespace {
-
 nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
     nlohmann::json methods = nlohmann::json::array();
     for (const MethodReport &m : ev.methods) {
@@ -164,25 +108,6 @@ nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
 }
 
 }  // namespace
-
-void print_eval_table(FILE *text, const Evaluation &ev) {
-    const MethodReport &mm = ev.methods[0];
-    std::fprintf(text, "true local blur: %.3f s\n", ev.target_seconds);
-    std::fprintf(text, "%-8s %11s %9s %9s %9s %8s  %s\n", "method", "mse", "mm/mse", "sigma mae", "seconds",
-                 "time/mm", "per region: true sigma -> mean recovered (mae)");
-    for (const MethodReport &m : ev.methods) {
-        std::fprintf(text, "%-8s %11.4g %9.3g %9.4f %9.3f %8.2f ", m.name.c_str(), m.mse, mm.mse / m.mse,
-                     m.sigma_mae, m.fit.seconds, m.fit.seconds / mm.fit.seconds);
-        for (const RegionError &r : m.regions) {
-            if (std::isnan(r.sigma)) {
-                std::fprintf(text, " all -> %.3f (%.3f)", r.mean, r.mae);
-            } else {
-                std::fprintf(text, " %.4g -> %.3f (%.3f)", r.sigma, r.mean, r.mae);
-            }
-        }
-        std::fprintf(text, "\n");
-    }
-}
 
 int run_eval(EvalArgs &a) {
     FILE *text = a.json ? stderr : stdout;

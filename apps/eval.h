@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "eval_report.h"
 #include "evaluate.h"
 
 namespace blurmix {
@@ -43,11 +44,4 @@ struct EvalArgs {
 };
 CLI::App *add_eval_command(CLI::App &app, EvalArgs &args);
 int run_eval(EvalArgs &args);
-// PREFIXeval.png (true blur and fits), PREFIXeval_sigma.png, PREFIXeval_error.png (grey panels) and
-// PREFIXsigma_*.png, PREFIXerror_*.png (colour maps) in dir.
-void save_eval_pictures(const std::string &dir, const std::string &prefix, const Evaluation &ev, const Map &truth,
-                        float s_min, float s_max);
-// The table that eval prints.
-void print_eval_table(FILE *text, const Evaluation &ev);
-
 }  // namespace blurmix
