@@ -138,7 +138,8 @@ int run_fit(FitArgs &args, const IoArgs &io) {
     opt.mode = parse_mode(args.mode);
     Image source = load_input(args.source, io.in), target = load_input(args.target, io.in);
     check_fit_inputs(source, target, opt);
-    if (args.scales.used()) check_scale_options(opt, args.scales.options());
+    const ScaleOptions so = args.scales.options(opt.iters);
+    if (args.scales.used()) check_scale_options(opt, so);
     const std::string fitted_name = is_png(args.source) ? "/fitted.png" : "/fitted.npy";
     if (!args.out.empty()) {
         prepare_output_dir(args.out);
@@ -151,9 +152,9 @@ int run_fit(FitArgs &args, const IoArgs &io) {
     }
     // An interrupted fit stops between iterations and its outputs hold the state it reached.
     opt.should_stop = [] { return interrupt_signal() != 0; };
-    FitResult r = args.scales.used() ? fit_scales(source, target, opt, args.scales.options()) : fit(source, target, opt);
+    FitResult r = args.scales.used() ? fit_scales(source, target, opt, so) : fit(source, target, opt);
     if (!args.out.empty()) {
-        if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.params, args.scales.options().scales));
+        if (args.scales.used()) save_npy(args.out + "/scale.npy", scale_position_of(r.params, so.scales));
         save_output(args.out + fitted_name, r.fitted, io.in);
         if (!args.scales.used()) save_npy(args.out + "/weights.npy", r.weights);
         save_npy(args.out + "/sigma.npy", r.sigma);
@@ -161,7 +162,7 @@ int run_fit(FitArgs &args, const IoArgs &io) {
                           std::max(r.sigma_min, r.sigma_max), "sigma");
     }
     nlohmann::json j = fit_json(r, opt);
-    if (args.scales.used()) add_scale_json(j, args.scales, opt);
+    if (args.scales.used()) add_scale_json(j, so, opt);
     const int sig = interrupt_signal();  // once: a signal during the saves counts too
     if (sig) {
         j["interrupted"] = true;

@@ -9,12 +9,14 @@
 
 namespace blurmix {
 
-ScaleOptions ScaleArgs::options() const {
-    ScaleOptions so;
+ScaleOptions ScaleArgs::options(int iters) const {
+    ScaleOptions so = experiment_d_options(iters);
     so.scales = scales > 0 ? scales : 2;
     so.spacing = parse_spacing(spacing);
-    so.smooth = {smooth > 0.f ? parse_penalty(smooth_kind) : Penalty::none, smooth};
-    so.smooth_iters = smooth_iters;
+    if (smooth) so.smooth.weight = *smooth;
+    if (smooth_kind) so.smooth.kind = parse_penalty(*smooth_kind);
+    if (so.smooth.weight == 0.f) so.smooth.kind = Penalty::none;
+    if (smooth_iters) so.smooth_iters = *smooth_iters;
     return so;
 }
 
@@ -24,20 +26,20 @@ void add_scale_options(CLI::App *cmd, ScaleArgs &a, bool with_smoothness) {
     cmd->add_option("--spacing", a.spacing, "even or geometric spacing of the stack's sigmas")->capture_default_str();
     if (!with_smoothness) return;
     cmd->add_option("--smooth", a.smooth, "weight of a smoothness penalty on the fitted scale map (0: none)")
-        ->capture_default_str();
-    cmd->add_option("--smooth-kind", a.smooth_kind, "tv (total variation) or quadratic")->capture_default_str();
+        ->default_str("0.001");
+    cmd->add_option("--smooth-kind", a.smooth_kind, "tv (total variation) or quadratic")->default_str("tv");
     cmd->add_option("--smooth-iters", a.smooth_iters,
-                    "the penalty holds for this many first iterations, then the fit goes on without it");
+                    "the penalty holds for this many first iterations, then the fit goes on without it "
+                    "(default: half of --iters)");
 }
 
-void add_scale_json(nlohmann::json &j, const ScaleArgs &a, const FitOptions &opt) {
-    ScaleOptions so = a.options();
+void add_scale_json(nlohmann::json &j, const ScaleOptions &so, const FitOptions &opt) {
     j["scales"] = so.scales;
-    j["spacing"] = a.spacing;
+    j["spacing"] = spacing_name(so.spacing);
     j["sigmas"] = scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);
-    j["smooth"] = a.smooth;
-    j["smooth_kind"] = a.smooth > 0.f ? a.smooth_kind : "none";
-    j["smooth_iters"] = a.smooth_iters < 0 ? opt.iters : std::min(a.smooth_iters, opt.iters);
+    j["smooth"] = so.smooth.weight;
+    j["smooth_kind"] = penalty_name(so.smooth.kind);
+    j["smooth_iters"] = so.smooth_iters < 0 ? opt.iters : std::min(so.smooth_iters, opt.iters);
 }
 
 int run_local_blur(const std::string &in_path, const std::string &out_path, const std::string &map_path,
@@ -48,7 +50,7 @@ int run_local_blur(const std::string &in_path, const std::string &out_path, cons
     check_sigma_map(sigma, in.width(), in.height(), map_path);
     check_output_path(out_path);
     if (scales.scales > 0) {
-        ScaleOptions so = scales.options();
+        ScaleOptions so = scales.options(0);
         save_image(out_path, scale_blur(in, sigma, so.scales, so.spacing, opt));
     } else {
         save_image(out_path, local_blur(in, sigma, opt));
@@ -65,10 +67,9 @@ CLI::App *add_eval_command(CLI::App &app, EvalArgs &a) {
     cmd->add_option("--sigma-max", a.sigma_max, "largest scale (default: 1.25 x the map's largest sigma)");
     cmd->add_option("--scales", a.scales, "one or more K for the stacks")->capture_default_str()->expected(1, 8);
     cmd->add_option("--spacing", a.scale_args.spacing, "even or geometric")->capture_default_str();
-    a.scale_args.smooth = 1e-3f;
     cmd->add_option("--smooth", a.scale_args.smooth, "smoothness weight of the stacks' fits (0: none)")
-        ->capture_default_str();
-    cmd->add_option("--smooth-kind", a.scale_args.smooth_kind, "tv or quadratic")->capture_default_str();
+        ->default_str("0.001");
+    cmd->add_option("--smooth-kind", a.scale_args.smooth_kind, "tv or quadratic")->default_str("tv");
     cmd->add_option("--smooth-iters", a.scale_args.smooth_iters,
                     "iterations with the penalty before the free fit (default: half of --iters)");
     cmd->add_option("--iters", a.opt.iters)->capture_default_str();
@@ -87,7 +88,7 @@ CLI::App *add_eval_command(CLI::App &app, EvalArgs &a) {
 
 namespace {
 
-nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
+nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a, const ScaleOptions &so) {
     nlohmann::json methods = nlohmann::json::array();
     for (const MethodReport &m : ev.methods) {
         nlohmann::json regions = nlohmann::json::array();
@@ -102,8 +103,8 @@ nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
     }
     return {{"sigma_min", a.opt.sigma_min}, {"sigma_max", a.opt.sigma_max}, {"iters", a.opt.iters},
             {"lr", a.opt.adamax.lr}, {"scale_lr", a.scale_lr}, {"repeat", a.repeat},
-            {"spacing", a.scale_args.spacing}, {"smooth", a.scale_args.smooth},
-            {"smooth_kind", a.scale_args.smooth_kind}, {"smooth_iters", a.scale_args.smooth_iters},
+            {"spacing", spacing_name(so.spacing)}, {"smooth", so.smooth.weight},
+            {"smooth_kind", penalty_name(so.smooth.kind)}, {"smooth_iters", so.smooth_iters},
             {"target_seconds", ev.target_seconds}, {"methods", methods}};
 }
 
@@ -121,8 +122,7 @@ int run_eval(EvalArgs &a) {
     truth.for_each_value([&](float s) { lo = std::min(lo, s); hi = std::max(hi, s); });
     opt.sigma_min = a.sigma_min.value_or(0.75f * lo);
     opt.sigma_max = a.sigma_max.value_or(1.25f * hi);
-    if (a.scale_args.smooth_iters < 0) a.scale_args.smooth_iters = opt.iters / 2;
-    ScaleOptions so = a.scale_args.options();
+    ScaleOptions so = a.scale_args.options(opt.iters);
     check_fit_inputs(signal, signal, opt);
     for (int k : a.scales) {
         so.scales = k;
@@ -132,7 +132,7 @@ int run_eval(EvalArgs &a) {
 
     std::fprintf(text, "signal %dx%dx%d, true sigma %.4g..%.4g, scales from %.4g to %.4g (%s), %d iterations\n",
                  signal.width(), signal.height(), signal.channels(), lo, hi, opt.sigma_min, opt.sigma_max,
-                 a.scale_args.spacing.c_str(), opt.iters);
+                 spacing_name(so.spacing), opt.iters);
     auto progress_for = [&](const std::string &name, FitOptions &o) {
         if (a.quiet) return;
         o.progress = [text, name](const FitProgress &p) {
@@ -150,7 +150,7 @@ int run_eval(EvalArgs &a) {
         std::fprintf(text, "pictures in %s/: eval.png, eval_sigma.png, eval_error.png, sigma_*.png, error_*.png\n",
                      a.out.c_str());
     }
-    if (a.json) std::cout << eval_json(ev, a).dump() << std::endl;
+    if (a.json) std::cout << eval_json(ev, a, so).dump() << std::endl;
     return 0;
 }
 

@@ -14,18 +14,21 @@
 namespace blurmix {
 
 // fit's options for the stack; scales 0 (not given) keeps the min/max method unless a smoothness
-// weight is given, which uses the 2-scale stack (the same method, with the penalty).
+// weight is given, which uses the 2-scale stack (the same method, with the penalty). The parts of
+// the smoothness schedule not given are those of eval and experiment D (experiment_d_options:
+// total variation, weight 1e-3, for the first half of the iterations); --smooth 0 turns it off.
 struct ScaleArgs {
     int scales = 0;
-    std::string spacing = "geometric", smooth_kind = "tv";
-    float smooth = 0.f;
-    int smooth_iters = -1;
-    bool used() const { return scales > 0 || smooth > 0.f; }
-    ScaleOptions options() const;
+    std::string spacing = "geometric";
+    std::optional<float> smooth;
+    std::optional<std::string> smooth_kind;
+    std::optional<int> smooth_iters;
+    bool used() const { return scales > 0 || smooth.value_or(0.f) > 0.f; }
+    ScaleOptions options(int iters) const;
 };
 void add_scale_options(CLI::App *cmd, ScaleArgs &args, bool with_smoothness);
 // fit's JSON with the stack's fields added.
-void add_scale_json(nlohmann::json &j, const ScaleArgs &args, const FitOptions &opt);
+void add_scale_json(nlohmann::json &j, const ScaleOptions &so, const FitOptions &opt);
 
 // blur IN OUT --sigma-map MAP [--scales K]: the exact local blur, or its K-scale approximation.
 int run_local_blur(const std::string &in_path, const std::string &out_path, const std::string &map_path,
