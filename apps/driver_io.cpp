@@ -49,11 +49,7 @@ void check_new_output(const std::string &path, bool force) {
     }
 }
 
-void check_new_outputs(const std::string &dir, const std::vector<std::string> &names, bool force) {
-    for (const std::string &name : names) check_new_output(dir + "/" + name, force);
-}
-
-void prepare_output_dir(const std::string &dir) {
+void prepare_output_dir(const std::string &dir, const std::vector<std::string> &names, bool force) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) throw Error(dir + ": cannot create the output directory: " + ec.message());
@@ -64,6 +60,7 @@ void prepare_output_dir(const std::string &dir) {
     } catch (const Error &) {
         throw Error(dir + ": the output directory is not writable");
     }
+    for (const std::string &name : names) check_new_output(dir + "/" + name, force);
 }
 
 }  // namespace blurmix

@@ -27,9 +27,8 @@ void save_output(const std::string &path, const Image &img, const InputOptions &
 void check_output_path(const std::string &path);
 // Refuses an existing file at path unless force: outputs never replace a user's file silently.
 void check_new_output(const std::string &path, bool force);
-// check_new_output for each of names in dir.
-void check_new_outputs(const std::string &dir, const std::vector<std::string> &names, bool force);
-// Creates dir if needed and checks that a file can be written in it.
-void prepare_output_dir(const std::string &dir);
+// Creates dir if needed, checks that a file can be written in it, and check_new_output for each
+// of the names the subcommand will write there.
+void prepare_output_dir(const std::string &dir, const std::vector<std::string> &names, bool force);
 
 }  // namespace blurmix
