@@ -34,7 +34,7 @@ blurmix::Map halves(int w, int h, float left, float right) {
 
 }  // namespace
 
-TEST_CASE("driver: blur --sigma-map is the exact local blur; with --scales its approximation", "[driver][local]") {
+TEST_CASE("driver: blur --sigma-map is the exact local blur, with --scales its approximation", "[driver][local]") {
     TempDir d;
     blurmix::Image in = test::random_image(30, 20, 2, 5);
     blurmix::Map sigma = halves(30, 20, 1.5f, 3.f);
@@ -99,7 +99,7 @@ TEST_CASE("driver: fit --scales writes sigma.npy and scale.npy and ends with JSO
     CHECK(last_json(r.out)["smooth_kind"] == "tv");
 }
 
-TEST_CASE("driver: fit --scales smooths by default as eval and experiment D do; --smooth 0 turns it off",
+TEST_CASE("driver: fit --scales smooths by default as eval and experiment D do, and not with --smooth 0",
           "[driver][scales]") {
     TempDir d;
     // Experiment D's case: the seed's signal, the target its exact local blur by left sigma 4 and
