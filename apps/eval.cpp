@@ -1,232 +1,127 @@
-#include "eval.h"
-
+// blurmix eval --signal S --sigma-map MAP: renders the exact local blur of a signal by a sigma
+// map, fits it by the min/max mix and by K-scale stacks, and scores each (evaluate.h).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
-#include "colormap.h"
-#include "driver.h"
+#include "command.h"
+#include "eval_report.h"
+#include "options.h"
 
 namespace blurmix {
 
-ScaleOptions ScaleArgs::options() const {
-    ScaleOptions so;
-    so.scales = scales > 0 ? scales : 2;
-    so.spacing = parse_spacing(spacing);
-    so.smooth = {smooth > 0.f ? parse_penalty(smooth_kind) : Penalty::none, smooth};
-    so.smooth_iters = smooth_iters;
-    return so;
-}
-
-void add_scale_options(CLI::App *cmd, ScaleArgs &a, bool with_smoothness) {
-    cmd->add_option("--scales", a.scales, "K >= 2: a stack of K blurs from sigma-min to sigma-max, each pixel "
-                                          "mixing its two neighbouring scales");
-    cmd->add_option("--spacing", a.spacing, "even or geometric spacing of the stack's sigmas")->capture_default_str();
-    if (!with_smoothness) return;
-    cmd->add_option("--smooth", a.smooth, "weight of a smoothness penalty on the fitted scale map (0: none)")
-        ->capture_default_str();
-    cmd->add_option("--smooth-kind", a.smooth_kind, "tv (total variation) or quadratic")->capture_default_str();
-    cmd->add_option("--smooth-iters", a.smooth_iters,
-                    "the penalty holds for this many first iterations, then the fit goes on without it");
-}
-
-void add_scale_json(nlohmann::json &j, const ScaleArgs &a, const FitOptions &opt) {
-    ScaleOptions so = a.options();
-    j["scales"] = so.scales;
-    j["spacing"] = a.spacing;
-    j["sigmas"] = scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);
-    j["smooth"] = a.smooth;
-    j["smooth_kind"] = a.smooth > 0.f ? a.smooth_kind : "none";
-    j["smooth_iters"] = a.smooth_iters < 0 ? opt.iters : std::min(a.smooth_iters, opt.iters);
-}
-
-int run_local_blur(const std::string &in_path, const std::string &out_path, const std::string &map_path,
-                   const ScaleArgs &scales, const BlurOptions &opt) {
-    Image in = load_image(in_path);
-    check_finite(in, in_path);
-    Map sigma = load_map(map_path);
-    check_sigma_map(sigma, in.width(), in.height(), map_path);
-    check_output_path(out_path);
-    if (scales.scales > 0) {
-        ScaleOptions so = scales.options();
-        save_image(out_path, scale_blur(in, sigma, so.scales, so.spacing, opt));
-    } else {
-        save_image(out_path, local_blur(in, sigma, opt));
-    }
-    return 0;
-}
-
-CLI::App *add_eval_command(CLI::App &app, EvalArgs &a) {
-    auto cmd = app.add_subcommand("eval", "render the exact local blur of a signal by a sigma map, fit it by the "
-                                          "min/max mix and by K-scale stacks, and score each");
-    cmd->add_option("--signal", a.signal, "the image to blur (PNG or .npy)")->required();
-    cmd->add_option("--sigma-map", a.sigma_map, "the true sigma of every pixel (rows x columns)")->required();
-    cmd->add_option("--sigma-min", a.sigma_min, "smallest scale (default: 0.75 x the map's smallest sigma)");
-    cmd->add_option("--sigma-max", a.sigma_max, "largest scale (default: 1.25 x the map's largest sigma)");
-    cmd->add_option("--scales", a.scales, "one or more K for the stacks")->capture_default_str()->expected(1, 8);
-    cmd->add_option("--spacing", a.scale_args.spacing, "even or geometric")->capture_default_str();
-    a.scale_args.smooth = 1e-3f;
-    cmd->add_option("--smooth", a.scale_args.smooth, "smoothness weight of the stacks' fits (0: none)")
-        ->capture_default_str();
-    cmd->add_option("--smooth-kind", a.scale_args.smooth_kind, "tv or quadratic")->capture_default_str();
-    cmd->add_option("--smooth-iters", a.scale_args.smooth_iters,
-                    "iterations with the penalty before the free fit (default: half of --iters)");
-    cmd->add_option("--iters", a.opt.iters)->capture_default_str();
-    cmd->add_option("--lr", a.opt.adamax.lr, "Adamax learning rate of the min/max fit")->capture_default_str();
-    cmd->add_option("--scale-lr", a.scale_lr, "Adamax learning rate of the stacks' fits")->capture_default_str();
-    cmd->add_option("--repeat", a.repeat, "runs of each fit; the time reported is the best")->capture_default_str();
-    cmd->add_option("--std-devs", a.opt.blur.std_devs)->capture_default_str();
-    cmd->add_option("--boundary", a.boundary, "zero, clamp or mirror")->capture_default_str();
-    cmd->add_option("--device", a.opt.blur.variant.device)->capture_default_str();
-    cmd->add_option("--schedule", a.opt.blur.variant.schedule)->capture_default_str();
-    cmd->add_option("--out", a.out, "directory for eval.png and the sigma and error maps");
-    cmd->add_flag("--json", a.json, "end with one line of JSON");
-    cmd->add_flag("--quiet", a.quiet, "no progress lines");
-    return cmd;
-}
-
 namespace {
 
-// Tiles for the panel, each in [0, 1]: images over the target's range, sigma maps over the
-// stack's range, errors over [0, half the range].
-Image tile(const Map &m, float lo, float hi) {
-    Image out(m.width(), m.height(), 1);
-    out.for_each_element([&](int x, int y, int) { out(x, y, 0) = (m(x, y) - lo) / (hi - lo); });
-    return out;
-}
-
-// Grey or RGB as they are; other channel counts by their first channel.
-Image tile(const Image &im, float lo, float hi) {
-    const int channels = im.channels() == 3 ? 3 : 1;
-    Image out(im.width(), im.height(), channels);
-    out.for_each_element([&](int x, int y, int c) { out(x, y, c) = (im(x, y, c) - lo) / (hi - lo); });
-    return out;
-}
-
-Map abs_error(const Map &a, const Map &truth) {
-    Map e(a.width(), a.height());
-    e.for_each_element([&](int x, int y) { e(x, y) = std::abs(a(x, y) - truth(x, y)); });
-    return e;
-}
-
-std::string file_name(const std::string &method) {
-    return method == "min/max" ? "minmax" : "k" + method.substr(2);
-}
-
-}  // namespace
-
-void save_eval_pictures(const std::string &dir, const std::string &prefix, const Evaluation &ev, const Map &truth,
-                        float s_min, float s_max) {
-    float lo = ev.target(0, 0, 0), hi = lo;
-    ev.target.for_each_value([&](float v) { lo = std::min(lo, v); hi = std::max(hi, v); });
-    if (!(hi > lo)) hi = lo + 1;
-    const float err_hi = (s_max - s_min) / 2;
-    std::vector<std::pair<std::string, Image>> images = {{"true local blur", tile(ev.target, lo, hi)}};
-    std::vector<std::pair<std::string, Image>> sigmas = {{"true sigma", tile(truth, s_min, s_max)}};
-    std::vector<std::pair<std::string, Image>> errors;
-    save_colormap_png(dir + "/" + prefix + "sigma_true.png", truth, s_min, s_max, "true sigma");
-    for (const MethodReport &m : ev.methods) {
-        images.push_back({m.name + " fit", tile(m.fit.fitted, lo, hi)});
-        sigmas.push_back({m.name + " sigma", tile(m.fit.sigma, s_min, s_max)});
-        Map err = abs_error(m.fit.sigma, truth);
-        errors.push_back({m.name + " abs error", tile(err, 0.f, err_hi)});
-        save_colormap_png(dir + "/" + prefix + "sigma_" + file_name(m.name) + ".png", m.fit.sigma, s_min, s_max,
-                          m.name + " sigma");
-        save_colormap_png(dir + "/" + prefix + "error_" + file_name(m.name) + ".png", err, 0.f, err_hi,
-                          m.name + " abs sigma error");
+class EvalCommand : public Command {
+public:
+    explicit EvalCommand(CLI::App &cli)
+        : Command(cli.add_subcommand("eval", "render the exact local blur of a signal by a sigma map, fit it by the "
+                                             "min/max mix and by K-scale stacks, and score each")) {
+        app->add_option("--signal", signal_path_, "the image to blur (PNG or .npy)")->required();
+        app->add_option("--sigma-map", map_path_, "the true sigma of every pixel (rows x columns)")->required();
+        app->add_option("--sigma-min", sigma_min_, "smallest scale (default: 0.75 x the map's smallest sigma)");
+        app->add_option("--sigma-max", sigma_max_, "largest scale (default: 1.25 x the map's largest sigma)");
+        app->add_option("--scales", scales_, "one or more K for the stacks")->capture_default_str()->expected(1, 8);
+        stack_.add(app, true);
+        app->add_option("--iters", opt_.iters)->capture_default_str();
+        app->add_option("--lr", opt_.adamax.lr, "Adamax learning rate of the min/max fit")->capture_default_str();
+        app->add_option("--scale-lr", scale_lr_, "Adamax learning rate of the stacks' fits")->capture_default_str();
+        app->add_option("--repeat", repeat_, "runs of each fit; the time reported is the best")->capture_default_str();
+        blur_.add(app, opt_.blur);
+        input_.add(app);
+        app->add_option("--out", out_, "directory for eval.png and the sigma and error maps");
+        add_force_option(app, force_);
+        app->add_flag("--json", json_, "end with one line of JSON");
+        app->add_flag("--quiet", quiet_, "no progress lines");
     }
-    // Three panels (images, sigma maps, errors): one strip of all of them would be too wide.
-    save_panel_png(dir + "/" + prefix + "eval.png", images, 0.f, 1.f);
-    save_panel_png(dir + "/" + prefix + "eval_sigma.png", sigmas, 0.f, 1.f);
-    save_panel_png(dir + "/" + prefix + "eval_error.png", errors, 0.f, 1.f);
-}
 
-namespace {
-
-nlohmann::json eval_json(const Evaluation &ev, const EvalArgs &a) {
-    nlohmann::json methods = nlohmann::json::array();
-    for (const MethodReport &m : ev.methods) {
-        nlohmann::json regions = nlohmann::json::array();
-        for (const RegionError &r : m.regions) {
-            regions.push_back({{"sigma", std::isnan(r.sigma) ? nlohmann::json() : nlohmann::json(r.sigma)},
-                               {"pixels", r.pixels}, {"sigma_mean", r.mean}, {"sigma_mae", r.mae}});
+    void resolve() override {
+        blur_.resolve();
+        in_ = input_.resolve();
+        so_ = stack_.resolve(opt_.iters);
+        if (!(scale_lr_ > 0.f) || !std::isfinite(scale_lr_)) {
+            throw Error("scale-lr must be a positive number, not " + std::to_string(scale_lr_));
         }
-        methods.push_back({{"method", m.name}, {"scales", m.scales}, {"mse", m.mse}, {"sigma_mae", m.sigma_mae},
-                           {"seconds", m.fit.seconds}, {"regions", regions},
-                           {"time_ratio", m.fit.seconds / ev.methods[0].fit.seconds},
-                           {"mse_ratio", ev.methods[0].mse / m.mse}});
     }
-    return {{"sigma_min", a.opt.sigma_min}, {"sigma_max", a.opt.sigma_max}, {"iters", a.opt.iters},
-            {"lr", a.opt.adamax.lr}, {"scale_lr", a.scale_lr}, {"repeat", a.repeat},
-            {"spacing", a.scale_args.spacing}, {"smooth", a.scale_args.smooth},
-            {"smooth_kind", a.scale_args.smooth_kind}, {"smooth_iters", a.scale_args.smooth_iters},
-            {"target_seconds", ev.target_seconds}, {"methods", methods}};
-}
 
-}  // namespace
-
-void print_eval_table(FILE *text, const Evaluation &ev) {
-    const MethodReport &mm = ev.methods[0];
-    std::fprintf(text, "true local blur: %.3f s\n", ev.target_seconds);
-    std::fprintf(text, "%-8s %11s %9s %9s %9s %8s  %s\n", "method", "mse", "mm/mse", "sigma mae", "seconds",
-                 "time/mm", "per region: true sigma -> mean recovered (mae)");
-    for (const MethodReport &m : ev.methods) {
-        std::fprintf(text, "%-8s %11.4g %9.3g %9.4f %9.3f %8.2f ", m.name.c_str(), m.mse, mm.mse / m.mse,
-                     m.sigma_mae, m.fit.seconds, m.fit.seconds / mm.fit.seconds);
-        for (const RegionError &r : m.regions) {
-            if (std::isnan(r.sigma)) {
-                std::fprintf(text, " all -> %.3f (%.3f)", r.mean, r.mae);
-            } else {
-                std::fprintf(text, " %.4g -> %.3f (%.3f)", r.sigma, r.mean, r.mae);
-            }
+    int run() override {
+        FILE *text = json_ ? stderr : stdout;
+        Image signal = load_input(signal_path_, in_);
+        Map truth = load_input_map(map_path_, in_);
+        check_sigma_map(truth, signal.width(), signal.height(), map_path_);
+        float lo = truth(0, 0), hi = lo;
+        truth.for_each_value([&](float s) { lo = std::min(lo, s); hi = std::max(hi, s); });
+        opt_.sigma_min = sigma_min_.value_or(0.75f * lo);
+        opt_.sigma_max = sigma_max_.value_or(1.25f * hi);
+        check_fit_inputs(signal, signal, opt_);
+        for (int k : scales_) {
+            so_.scales = k;
+            check_scale_options(opt_, so_);
         }
-        std::fprintf(text, "\n");
-    }
-}
+        if (!out_.empty()) prepare_output_dir(out_, eval_picture_names("", scales_), force_);
 
-int run_eval(EvalArgs &a) {
-    FILE *text = a.json ? stderr : stdout;
-    FitOptions &opt = a.opt;
-    opt.blur.boundary = parse_boundary(a.boundary);
-    Image signal = load_image(a.signal);
-    check_finite(signal, a.signal);
-    Map truth = load_map(a.sigma_map);
-    check_sigma_map(truth, signal.width(), signal.height(), a.sigma_map);
-    float lo = truth(0, 0), hi = lo;
-    truth.for_each_value([&](float s) { lo = std::min(lo, s); hi = std::max(hi, s); });
-    opt.sigma_min = a.sigma_min.value_or(0.75f * lo);
-    opt.sigma_max = a.sigma_max.value_or(1.25f * hi);
-    if (a.scale_args.smooth_iters < 0) a.scale_args.smooth_iters = opt.iters / 2;
-    ScaleOptions so = a.scale_args.options();
-    check_fit_inputs(signal, signal, opt);
-    for (int k : a.scales) {
-        so.scales = k;
-        check_scale_options(opt, so);
-    }
-    if (!a.out.empty()) prepare_output_dir(a.out);
-
-    std::fprintf(text, "signal %dx%dx%d, true sigma %.4g..%.4g, scales from %.4g to %.4g (%s), %d iterations\n",
-                 signal.width(), signal.height(), signal.channels(), lo, hi, opt.sigma_min, opt.sigma_max,
-                 a.scale_args.spacing.c_str(), opt.iters);
-    auto progress_for = [&](const std::string &name, FitOptions &o) {
-        if (a.quiet) return;
-        o.progress = [text, name](const FitProgress &p) {
-            std::fprintf(text, "%-8s iteration %5d  loss %.6e\n", name.c_str(), p.iteration, p.loss);
+        std::fprintf(text, "signal %dx%dx%d, true sigma %.4g..%.4g, scales from %.4g to %.4g (%s), %d iterations\n",
+                     signal.width(), signal.height(), signal.channels(), lo, hi, opt_.sigma_min, opt_.sigma_max,
+                     spacing_name(so_.spacing), opt_.iters);
+        auto progress_for = [&](const std::string &name, FitOptions &o) {
+            if (quiet_) return;
+            o.progress = [text, name](const FitProgress &p) {
+                std::fprintf(text, "%-8s iteration %5d  loss %.6e\n", name.c_str(), p.iteration, p.loss);
+            };
         };
-    };
-    if (!(a.scale_lr > 0.f) || !std::isfinite(a.scale_lr)) {
-        throw Error("scale-lr must be a positive number, not " + std::to_string(a.scale_lr));
-    }
-    Evaluation ev = evaluate(signal, truth, opt, a.scales, so, a.scale_lr, progress_for, a.repeat);
+        Evaluation ev = evaluate(signal, truth, opt_, scales_, so_, scale_lr_, progress_for, repeat_);
 
-    print_eval_table(text, ev);
-    if (!a.out.empty()) {
-        save_eval_pictures(a.out, "", ev, truth, opt.sigma_min, opt.sigma_max);
-        std::fprintf(text, "pictures in %s/: eval.png, eval_sigma.png, eval_error.png, sigma_*.png, error_*.png\n",
-                     a.out.c_str());
+        print_eval_table(text, ev);
+        if (!out_.empty()) {
+            save_eval_pictures(out_, "", ev, truth, opt_.sigma_min, opt_.sigma_max);
+            std::fprintf(text, "pictures in %s/: eval.png, eval_sigma.png, eval_error.png, sigma_*.png, error_*.png\n",
+                         out_.c_str());
+        }
+        if (json_) std::cout << eval_json(ev).dump() << std::endl;
+        return 0;
     }
-    if (a.json) std::cout << eval_json(ev, a).dump() << std::endl;
-    return 0;
+
+private:
+    nlohmann::json eval_json(const Evaluation &ev) const {
+        nlohmann::json methods = nlohmann::json::array();
+        for (const MethodReport &m : ev.methods) {
+            nlohmann::json regions = nlohmann::json::array();
+            for (const RegionError &r : m.regions) {
+                regions.push_back({{"sigma", std::isnan(r.sigma) ? nlohmann::json() : nlohmann::json(r.sigma)},
+                                   {"pixels", r.pixels}, {"sigma_mean", r.mean}, {"sigma_mae", r.mae}});
+            }
+            methods.push_back({{"method", m.name}, {"scales", m.scales}, {"mse", m.mse}, {"sigma_mae", m.sigma_mae},
+                               {"seconds", m.fit.seconds}, {"regions", regions},
+                               {"time_ratio", m.fit.seconds / ev.methods[0].fit.seconds},
+                               {"mse_ratio", ev.methods[0].mse / m.mse}});
+        }
+        nlohmann::json j = {{"sigma_min", opt_.sigma_min}, {"sigma_max", opt_.sigma_max}, {"iters", opt_.iters},
+                            {"lr", opt_.adamax.lr}, {"scale_lr", scale_lr_}, {"repeat", repeat_},
+                            {"target_seconds", ev.target_seconds}, {"methods", methods}};
+        add_stack_json(j, so_, opt_.iters);
+        return j;
+    }
+
+    std::string signal_path_, map_path_, out_;
+    std::optional<float> sigma_min_, sigma_max_;  // default 0.75 x the map's smallest, 1.25 x its largest
+    std::vector<int> scales_ = {7};
+    float scale_lr_ = kScaleFitLr;
+    int repeat_ = 1;
+    bool json_ = false, quiet_ = false, force_ = false;
+    FitOptions opt_;
+    BlurOptionGroup blur_;
+    InputOptionGroup input_;
+    StackOptionGroup stack_;
+    InputOptions in_;
+    ScaleOptions so_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_eval_command(CLI::App &cli) {
+    return std::make_unique<EvalCommand>(cli);
 }
 
 }  // namespace blurmix

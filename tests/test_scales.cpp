@@ -58,7 +58,7 @@ TEST_CASE("local blur matches the direct 2-D reference", "[local]") {
     }
 }
 
-TEST_CASE("local blur with a constant map is the separable blur; its radius is the largest sigma's", "[local]") {
+TEST_CASE("local blur with a constant map is the separable blur, and its radius is the largest sigma's", "[local]") {
     blurmix::Image in = test::random_image(50, 37, 2, 4);
     for (float s : {0.7f, 2.5f, 6.f}) {
         blurmix::Map sigma(50, 37);
@@ -92,7 +92,7 @@ TEST_CASE("bad sigma maps are refused with a message", "[local]") {
     CHECK_THROWS_WITH(blurmix::scale_blur(in, flat, 4, blurmix::Spacing::even), Catch::Contains("constant"));
 }
 
-TEST_CASE("scale sigmas are spaced evenly or geometrically; bad ranges are refused", "[scales]") {
+TEST_CASE("scale sigmas are spaced evenly or geometrically, and bad ranges are refused", "[scales]") {
     auto e = blurmix::scale_sigmas(3, 9, 4, blurmix::Spacing::even);
     CHECK(e == std::vector<float>{3, 5, 7, 9});
     auto g = blurmix::scale_sigmas(2, 16, 4, blurmix::Spacing::geometric);

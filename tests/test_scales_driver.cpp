@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include "driver_util.h"
+#include "evaluate.h"
+#include "experiments.h"
 #include "reference_local.h"
 #include "scales.h"
 #include "test_util.h"
@@ -32,7 +34,7 @@ blurmix::Map halves(int w, int h, float left, float right) {
 
 }  // namespace
 
-TEST_CASE("driver: blur --sigma-map is the exact local blur; with --scales its approximation", "[driver][local]") {
+TEST_CASE("driver: blur --sigma-map is the exact local blur, with --scales its approximation", "[driver][local]") {
     TempDir d;
     blurmix::Image in = test::random_image(30, 20, 2, 5);
     blurmix::Map sigma = halves(30, 20, 1.5f, 3.f);
@@ -95,6 +97,56 @@ TEST_CASE("driver: fit --scales writes sigma.npy and scale.npy and ends with JSO
     REQUIRE(r.status == 0);
     CHECK(last_json(r.out)["scales"] == 2);
     CHECK(last_json(r.out)["smooth_kind"] == "tv");
+}
+
+TEST_CASE("driver: fit --scales smooths by default as eval and experiment D do, and not with --smooth 0",
+          "[driver][scales]") {
+    TempDir d;
+    // Experiment D's case: the seed's signal, the target its exact local blur by left sigma 4 and
+    // right sigma 7, fitted by a 7-scale stack from 3 to 9.
+    blurmix::Image signal = blurmix::seed_signal();
+    blurmix::Map truth = blurmix::experiment_d_sigma(signal.width(), signal.height());
+    blurmix::save_npy(d / "signal.npy", signal);
+    blurmix::save_npy(d / "target.npy", blurmix::local_blur(signal, truth));
+    auto run_fit = [&](const std::string &name, const std::string &flags) {
+        Run r = run_driver("fit --source " + d / "signal.npy" + " --target " + d / "target.npy" +
+                               " --sigma-min 3 --sigma-max 9 --scales 7 --iters 1000 --quiet --json --out " + d / name +
+                               flags,
+                           d.path);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        return last_json(r.out);
+    };
+    // Mean recovered sigma of the left and right halves.
+    auto halves_of = [&](const std::string &name) {
+        blurmix::Map sigma = blurmix::load_map(d / (name + "/sigma.npy"));
+        auto regions = blurmix::region_errors(truth, sigma);
+        REQUIRE(regions.size() == 2);
+        return std::make_pair(regions[0].mean, regions[1].mean);
+    };
+    auto by_default = run_fit("default", "");
+    auto told = run_fit("told", " --smooth 1e-3 --smooth-kind tv --smooth-iters 500");
+    auto off = run_fit("off", " --smooth 0");
+    CHECK(by_default["smooth"].get<double>() == Approx(1e-3));
+    CHECK(by_default["smooth_kind"] == "tv");
+    CHECK(by_default["smooth_iters"] == 500);
+    CHECK(off["smooth"] == 0.0);
+    CHECK(off["smooth_kind"] == "none");
+    // The default is that schedule exactly: the same fit, to the bit.
+    CHECK(by_default["loss_final"] == told["loss_final"]);
+    blurmix::Map a = blurmix::load_map(d / "default/sigma.npy"), b = blurmix::load_map(d / "told/sigma.npy");
+    int differ = 0;
+    a.for_each_element([&](int x, int y) { differ += a(x, y) != b(x, y); });
+    CHECK(differ == 0);
+    // And it is what gets the pixels out of their own loss's wrong minima: 4.19 and 6.99 smoothed,
+    // 4.68 and 6.83 without (where a pixel stops without the penalty moves more between builds).
+    auto [left, right] = halves_of("default");
+    auto [left_off, right_off] = halves_of("off");
+    CHECK(left == Approx(4.19).margin(0.05));
+    CHECK(right == Approx(6.99).margin(0.05));
+    CHECK(left_off == Approx(4.68).margin(0.1));
+    CHECK(right_off == Approx(6.83).margin(0.1));
+    CHECK(left_off - 4 > left - 4 + 0.3);
 }
 
 TEST_CASE("driver: eval scores min/max and the stacks and writes its pictures", "[driver][scales]") {
