@@ -51,7 +51,7 @@ void add_force_option(CLI::App *cmd, bool &force) {
 void StackOptionGroup::add(CLI::App *cmd, bool with_smoothness) {
     cmd->add_option("--spacing", spacing_, "even or geometric spacing of the stack's sigmas")->capture_default_str();
     if (!with_smoothness) return;
-    const ScaleOptions schedule = experiment_d_options(2);  // the default schedule (iters: any)
+    const ScaleOptions schedule = smoothed_scale_options(2);  // the default schedule (iters: any)
     std::ostringstream weight;
     weight << schedule.smooth.weight;
     cmd->add_option("--smooth", smooth_, "weight of a smoothness penalty on the fitted scale map (0: none)")
@@ -72,7 +72,7 @@ bool StackOptionGroup::schedule_given() const {
 }
 
 ScaleOptions StackOptionGroup::resolve(int iters) const {
-    ScaleOptions so = experiment_d_options(iters);
+    ScaleOptions so = smoothed_scale_options(iters);
     so.spacing = parse_spacing(spacing_);
     if (smooth_) so.smooth.weight = *smooth_;
     if (smooth_kind_) so.smooth.kind = parse_penalty(*smooth_kind_);

@@ -53,7 +53,7 @@ void add_force_option(CLI::App *cmd, bool &force);
 
 // The K-scale stack's --spacing and, for a fit (with_smoothness), its smoothness schedule:
 // --smooth, --smooth-kind, --smooth-iters. The parts not given come from the schedule that eval
-// and the demo's experiment D use (experiment_d_options: total variation, weight 1e-3, for the
+// and the demo's experiment D use (smoothed_scale_options: total variation, weight 1e-3, for the
 // first half of the iterations); --smooth 0 turns the penalty off.
 class StackOptionGroup {
 public:

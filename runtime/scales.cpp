@@ -170,6 +170,14 @@ void check_scale_options(const FitOptions &opt, const ScaleOptions &so) {
     scale_sigmas(opt.sigma_min, opt.sigma_max, so.scales, so.spacing);  // checks the range and K
 }
 
+ScaleOptions smoothed_scale_options(int iters) {
+    ScaleOptions so;
+    so.spacing = Spacing::geometric;
+    so.smooth = {Penalty::tv, 1e-3f};
+    so.smooth_iters = iters / 2;
+    return so;
+}
+
 namespace {
 
 bool smoothing_at(const ScaleOptions &so, const Smoothness &smooth, int it) {

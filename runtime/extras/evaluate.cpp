@@ -111,21 +111,13 @@ Map experiment_d_sigma(int width, int height) {
     return s;
 }
 
-ScaleOptions experiment_d_options(int iters) {
-    ScaleOptions so;
-    so.spacing = Spacing::geometric;
-    so.smooth = {Penalty::tv, 1e-3f};
-    so.smooth_iters = iters / 2;
-    return so;
-}
-
 Evaluation experiment_d(const Image &signal, const FitOptions &base, const std::vector<int> &scales,
                         const std::function<void(const std::string &, FitOptions &)> &progress_for) {
     FitOptions opt = base;
     opt.sigma_min = 3.f;
     opt.sigma_max = 9.f;
     return evaluate(signal, experiment_d_sigma(signal.width(), signal.height()), opt, scales,
-                    experiment_d_options(base.iters), kScaleFitLr, progress_for);
+                    smoothed_scale_options(base.iters), kScaleFitLr, progress_for);
 }
 
 }  // namespace blurmix

@@ -51,7 +51,6 @@ Evaluation evaluate(const Image &signal, const Map &sigma, const FitOptions &bas
 // in sigma), and without the penalty many pixels settle in a wrong one (K = 7: 4.69 and 6.78
 // instead of 4 and 7); the penalty first fits a smooth map, then the pixels are refined alone.
 Map experiment_d_sigma(int width, int height);
-ScaleOptions experiment_d_options(int iters);
 Evaluation experiment_d(const Image &signal, const FitOptions &base, const std::vector<int> &scales = {4, 7},
                         const std::function<void(const std::string &, FitOptions &)> &progress_for = {});
 
