@@ -1,8 +1,8 @@
 // One Adamax step on a 2-D parameter map (PyTorch's update rule), in place or not.
-#include "algorithm.h"
+#include "adamax.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class AdamaxGenerator : public Generator<AdamaxGenerator> {
 public:
@@ -62,6 +62,6 @@ private:
     Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::AdamaxGenerator, adamax)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::AdamaxGenerator, adamax)

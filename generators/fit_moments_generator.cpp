@@ -1,9 +1,10 @@
 // The per-pixel moments (a, b, c) of a fit with fixed blurs, and their totals: what the fused
 // fit (fit_steps) iterates on instead of the images.
-#include "algorithm.h"
+#include "moments.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitMomentsGenerator : public Generator<FitMomentsGenerator> {
 public:
@@ -19,8 +20,8 @@ public:
         // Algorithm
         Func m = moments(blur_min, blur_max, target, blur_min.channels());
         moments_out(x, y, j) = m(x, y, j);
-        MomentTotals t = moment_totals(moments_out, blur_min.width(), blur_min.height());
-        totals(j) = t.totals(j);
+        MapTotal t = map_total(moments_out, blur_min.width(), blur_min.height(), "moment_totals");
+        totals(j) = t.total(j);
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -62,6 +63,6 @@ private:
     Var x{"x"}, y{"y"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitMomentsGenerator, fit_moments)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitMomentsGenerator, fit_moments)

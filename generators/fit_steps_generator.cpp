@@ -2,10 +2,13 @@
 // pixel on its own trajectory (the 1/N of the mean is a known constant), state in registers.
 // Also the loss at the starting state, the true mean over the image, for progress reports.
 // A global fit runs the same pipeline on a 1x1 image of the moments' totals.
-#include "algorithm.h"
+#include "adamax.h"
+#include "mix_and_loss.h"
+#include "moments.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitStepsGenerator : public Generator<FitStepsGenerator> {
 public:
@@ -30,18 +33,12 @@ public:
     void generate() {
         // Algorithm
         Expr a = moments_in(x, y, 0), b = moments_in(x, y, 1);
-        RDom r(0, steps, "r");
-        // The state carries m = sigmoid(logit) too, so each step evaluates one exp.
-        Func state("fit_state");  // not "state": that names the input
-        Expr p0 = state_in(x, y, 0);
-        state(x, y) = Tuple(p0, state_in(x, y, 1), state_in(x, y, 2), fast_sigmoid(p0));
-        Expr m = state(x, y)[3];
-        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
-        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
-        AdamaxState next = adamax({state(x, y)[0], state(x, y)[1], state(x, y)[2]},
-                                  moment_grad(a, b, m, inv_n), rate(r), beta1, beta2, eps);
-        state(x, y) = Tuple(next.param, next.exp_avg, next.exp_inf, fast_sigmoid(next.param));
-        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+        // The state carries m = sigmoid(logit), the gradient's one exp. Not "state": that names
+        // the input.
+        FusedSteps fit = fused_steps(state_in, first_step, steps, lr, beta1, beta2, eps, fast_sigmoid,
+                                     [&](Expr m) { return moment_grad(a, b, m, inv_n); }, "fit_state");
+        Func state = fit.state, rate = fit.rate;
+        state_out(x, y, j) = state_plane(adamax_state(state(x, y)), j);
 
         Func pixel_loss("pixel_loss");
         pixel_loss(x, y) = moment_loss(a, b, moments_in(x, y, 2), fast_sigmoid(state_in(x, y, 0)));
@@ -91,6 +88,6 @@ private:
     Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitStepsGenerator, fit_steps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitStepsGenerator, fit_steps)

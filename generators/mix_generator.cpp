@@ -1,8 +1,8 @@
 // The mix x_hat = m A + (1 - m) B, m = sigmoid(logit): the forward render.
-#include "algorithm.h"
+#include "mix_and_loss.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class MixGenerator : public Generator<MixGenerator> {
 public:
@@ -16,12 +16,11 @@ public:
 
     void generate() {
         // Algorithm
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
         Mix m = mix(blur_min, blur_max, logit, blur_min, blur_min.width(), blur_min.height(),
                     blur_min.channels());
         output(x, y, c) = m.output(x, y, c);
-
-        // A global logit arrives with zero strides.
-        logit.dim(0).set_stride(Expr());
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -48,6 +47,6 @@ private:
     Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::MixGenerator, mix)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::MixGenerator, mix)

@@ -2,10 +2,11 @@
 // per pixel (local mode) and summed (one global logit). With with_sigmas=true (registered as
 // mix_gradient_sigmas) also d loss / d sigma_min and d sigma_max, from the blurs' sigma
 // derivatives.
-#include "algorithm.h"
+#include "mix_and_loss.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class MixGradientGenerator : public Generator<MixGradientGenerator> {
 public:
@@ -34,6 +35,8 @@ public:
 
     void generate() {
         // Algorithm
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
         Expr w = blur_min.width(), h = blur_min.height(), ch = blur_min.channels();
         Mix m = mix(blur_min, blur_max, logit, target, w, h, ch);
         loss() = m.loss();
@@ -46,9 +49,6 @@ public:
             (*d_sigma_min)() = s.d_sigma_min();
             (*d_sigma_max)() = s.d_sigma_max();
         }
-
-        // A global logit arrives with zero strides.
-        logit.dim(0).set_stride(Expr());
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -104,7 +104,7 @@ private:
     }
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::MixGradientGenerator, mix_gradient)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::MixGradientGenerator, mix_gradient)
 HALIDE_REGISTER_GENERATOR_ALIAS(mix_gradient_sigmas, mix_gradient, {{"with_sigmas", "true"}})

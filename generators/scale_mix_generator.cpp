@@ -1,9 +1,9 @@
 // The K-scale stack's render: per pixel the two neighbouring scales of the stack mixed by the
-// scale parameter z (scale_algorithm.h). With two scales it is the seed's min/max mix.
-#include "scale_algorithm.h"
+// scale parameter z (scale_stack.h). With two scales it is the seed's min/max mix.
+#include "scale_stack.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleMixGenerator : public Generator<ScaleMixGenerator> {
 public:
@@ -45,6 +45,6 @@ private:
     Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleMixGenerator, scale_mix)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleMixGenerator, scale_mix)

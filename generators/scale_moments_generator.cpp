@@ -1,9 +1,9 @@
 // The per-pixel moments (a, b, c) of every segment of the K-scale stack against a target: what
 // the stack's fused fit (scale_steps, scale_smooth_steps) iterates on instead of the images.
-#include "scale_algorithm.h"
+#include "moments.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleMomentsGenerator : public Generator<ScaleMomentsGenerator> {
 public:
@@ -54,6 +54,6 @@ private:
     Var x{"x"}, y{"y"}, j{"j"}, k{"k"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleMomentsGenerator, scale_moments)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleMomentsGenerator, scale_moments)

@@ -2,10 +2,13 @@
 // at once from the segment moments (scale_moments), each pixel on its own trajectory, the state
 // in registers, as fit_steps does for the min/max mix. Also the mean squared error at the
 // starting state, over the whole image, for progress reports.
-#include "scale_algorithm.h"
+#include "adamax.h"
+#include "moments.h"
+#include "row_sums.h"
+#include "scale_stack.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleStepsGenerator : public Generator<ScaleStepsGenerator> {
 public:
@@ -33,14 +36,14 @@ public:
         const bool chain = schedule == Schedule::manual && !get_target().has_gpu_feature();
         moments_in.dim(2).set_bounds(0, 3);
         Expr segments = moments_in.dim(3).extent(), scales = segments + 1;
-        RDom r(0, steps, "r");
-        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
-        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
-        Func state("scale_state");  // not "state": that names the input
-        state(x, y) = scale_state(state_in(x, y, 0), state_in(x, y, 1), state_in(x, y, 2));
-        Expr g = scale_data_d_z(state(x, y)[3], moments_in, x, y, scales, inv_n, chain);
-        state(x, y) = scale_step(state(x, y), g, rate(r), beta1, beta2, eps);
-        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+        // The state carries q = sigmoid(-z), the gradient's one exp. Not "state": that names
+        // the input.
+        FusedSteps fit = fused_steps(
+            state_in, first_step, steps, lr, beta1, beta2, eps, [](Expr z) { return fast_sigmoid(-z); },
+            [&](Expr q) { return scale_data_d_z(q, moments_in, x, y, scales, inv_n, chain); },
+            "scale_state");
+        Func state = fit.state, rate = fit.rate;
+        state_out(x, y, j) = state_plane(adamax_state(state(x, y)), j);
 
         Func pixel_loss("pixel_loss");
         pixel_loss(x, y) = scale_moment_loss(moments_in, x, y, fast_sigmoid(-state_in(x, y, 0)), scales, chain);
@@ -95,6 +98,6 @@ private:
     Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleStepsGenerator, scale_steps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleStepsGenerator, scale_steps)

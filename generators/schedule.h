@@ -1,11 +1,11 @@
-// Schedule choices shared by the generators. The algorithms live in algorithm.h; a generator's
-// schedule part picks one of these by its `schedule` parameter, or leaves everything to the
-// autoscheduler named at build time.
+// Schedule choices shared by the generators. The algorithms live in the headers by concept
+// (taps_and_blur.h, mix_and_loss.h, ...); a generator's schedule part picks one of these by its
+// `schedule` parameter, or leaves everything to the autoscheduler named at build time.
 #pragma once
 
 #include "Halide.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 using namespace Halide;
 
@@ -98,4 +98,4 @@ inline void gpu_row_sum(Func rows) {
     }
 }
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
