@@ -1,6 +1,6 @@
 // PyTorch's Adamax as pure Halide definitions: one step of a parameter's state, the state's
 // layout in the buffers the runtime passes, and the fused fits' loop of many steps per pixel.
-// Nothing here schedules.
+// Nothing here schedules (schedule.h's schedule_fused_steps schedules the loop).
 #pragma once
 
 #include <functional>

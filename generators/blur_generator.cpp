@@ -60,7 +60,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"}, xo{"xo"}, xi{"xi"}, t{"t"}, to{"to"}, ti{"ti"}, tile{"tile"};
+    Var x{"x"}, y{"y"}, c{"c"}, xi{"xi"};
 
     // Tiles of 32x8 pixels over blocks and threads, channels over blocks too; each pass is a
     // kernel of its own, the vertical result in global memory. (Staging the vertical pass per
@@ -72,7 +72,7 @@ private:
             std::vector<Stage> stages = {Stage(f)};
             if (f.has_update_definition()) stages.push_back(f.update());
             for (Stage s : stages) {
-                s.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+                gpu_tiles(s).gpu_blocks(c);
             }
         };
         tile(output);

@@ -34,21 +34,20 @@ public:
         if (using_autoscheduler() || schedule == Schedule::naive) return;
         if (get_target().has_gpu_feature()) {
             for (Func f : {Func(weight), Func(sigma)}) {
-                f.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                gpu_tiles(f);
             }
             return;
         }
         const int vec = natural_vector_size<float>();
         for (Func f : {Func(weight), Func(sigma)}) {
-            f.split(y, yo, yi, 16, TailStrategy::GuardWithIf).parallel(yo)
-                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            parallel_rows(f, vec);
         }
         Func(sigma).compute_with(weight, x);
         Func(weight).specialize(logit.dim(0).stride() == 1);
     }
 
 private:
-    Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"};
 };
 
 }  // namespace blurmix::gen

@@ -40,8 +40,7 @@ public:
         }
         if (get_target().has_gpu_feature()) {
             // A thread per pixel computes its three moments; rows sum as gpu_row_sum does.
-            moments_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            gpu_tiles(moments_out.reorder(j, x, y).unroll(j));
             m.compute_at(moments_out, xi).unroll(j);
             m.update().unroll(j);
             gpu_row_sum(t.rows);
@@ -60,7 +59,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix::gen

@@ -94,11 +94,10 @@ public:
             for (Func f : images) {
                 f.compute_root();
                 for (Stage st : {Stage(f), f.update()}) {
-                    st.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                    gpu_tiles(st);
                 }
             }
-            logit_state_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            gpu_tiles(logit_state_out.reorder(j, x, y).unroll(j));
             m.d_weight.compute_at(logit_state_out, xi);
             gpu_row_sum(m.row_loss);
             gpu_row_sum(s.rows);
@@ -133,7 +132,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, i{"i"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, i{"i"}, j{"j"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix::gen

@@ -14,7 +14,8 @@ class FitStepsGenerator : public Generator<FitStepsGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
     // Vectors of pixels stepped together (a step is one long dependency chain: exp, two
-    // divisions), and the rows they span on images narrower than that: schedule_steps_cpu.
+    // divisions), and the rows they span on images narrower than that: schedule_steps_cpu has
+    // the measurements.
     GeneratorParam<int> chains{"chains", 8};
     GeneratorParam<int> rows{"rows", 4};
 
@@ -37,8 +38,7 @@ public:
         // the input.
         FusedSteps fit = fused_steps(state_in, first_step, steps, lr, beta1, beta2, eps, fast_sigmoid,
                                      [&](Expr m) { return moment_grad(a, b, m, inv_n); }, "fit_state");
-        Func state = fit.state, rate = fit.rate;
-        state_out(x, y, j) = state_plane(adamax_state(state(x, y)), j);
+        state_out(x, y, j) = state_plane(adamax_state(fit.state(x, y)), j);
 
         Func pixel_loss("pixel_loss");
         pixel_loss(x, y) = moment_loss(a, b, moments_in(x, y, 2), fast_sigmoid(state_in(x, y, 0)));
@@ -47,45 +47,20 @@ public:
 
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        first_step.set_estimate(0);
-        steps.set_estimate(100);
-        lr.set_estimate(0.1f);
-        beta1.set_estimate(0.9f);
-        beta2.set_estimate(0.999f);
-        eps.set_estimate(1e-8f);
-        inv_n.set_estimate(1e-6f);
+        estimate_fused_steps(*this, 100, 0.1f);
 
         // Schedule
         if (using_autoscheduler()) return;
-        state_out.bound(j, 0, 3);
-        rate.compute_root();
-        if (schedule == Schedule::naive) {
-            state.compute_root();
-            total.rows.compute_root();
-            return;
-        }
-        if (get_target().has_gpu_feature()) {
-            // A thread per pixel runs all its steps with the state in registers.
-            state_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-            state.compute_at(state_out, xi);
-            gpu_row_sum(total.rows);
-            return;
-        }
-        // Each vector of pixels runs all its steps with the state in registers; a 1x1 global
-        // fit is one predicated vector (0.09 ms for 1000 steps).
+        // On the CPU a 1x1 global fit is one predicated vector (0.09 ms for 1000 steps).
         // With Halide's asan feature (the sanitizer build) two chains, over two rows where the
         // image is narrow: both cases of the schedule, instrumented in 29 s; eight take 3 minutes.
-        const int vec = natural_vector_size<float>();
         const bool asan = get_target().has_feature(Target::ASAN);
-        schedule_steps_cpu(state_out, state, vec, asan ? 2 : (int)chains, asan ? 2 : (int)rows);
-        vectorized_row_sum(total.rows, vec);
+        schedule_fused_steps(get_target(), schedule, state_out, fit.state, fit.rate, total.rows,
+                             asan ? 2 : (int)chains, asan ? 2 : (int)rows);
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"};
 };
 
 }  // namespace blurmix::gen

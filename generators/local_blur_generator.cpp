@@ -53,7 +53,7 @@ private:
     // (2R+1)^2 offsets accumulated in a register. Not timed: no GPU here; checked for equality
     // with the reference on OpenCL through PoCL (on the CPU).
     void schedule_gpu(LocalBlur &b) {
-        output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+        gpu_tiles(output).gpu_blocks(c);
         b.direct_sum.compute_at(output, xi);
         b.tap_sum.compute_at(output, xi);
     }

@@ -31,20 +31,12 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
-        if (get_target().has_gpu_feature()) {
-            output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
-            return;
-        }
-        // Measured as memory bound: rows in parallel, x at twice the natural vector width.
-        const int vec = natural_vector_size<float>() * 2;
-        output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
-        output.specialize(logit.dim(0).stride() == 1);
+        // The CPU's loops specialized for a logit map (not the global logit's zero strides).
+        schedule_render(get_target(), output, logit.dim(0).stride() == 1);
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"};
 };
 
 }  // namespace blurmix::gen

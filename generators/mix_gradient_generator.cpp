@@ -76,12 +76,12 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, u{"u"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"}, i{"i"};
+    Var x{"x"}, y{"y"}, xi{"xi"};
 
     // Per-pixel gradients in 32x8 tiles over blocks and threads; the row sums as gpu_row_sum
     // (schedule.h) does them.
     void schedule_gpu(Mix &m, SigmaGrad &s, MapTotal &total) {
-        d_logit.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+        gpu_tiles(d_logit);
         m.d_weight.compute_at(d_logit, xi);
         gpu_row_sum(m.row_loss);
         gpu_row_sum(total.rows);
@@ -92,9 +92,7 @@ private:
     // residual is recomputed by each sum rather than stored, as the pass is memory bound.
     void schedule_cpu(Mix &m, SigmaGrad &s, MapTotal &total) {
         const int vec = natural_vector_size<float>();
-        d_logit.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(d_logit, vec);
         d_logit.specialize(logit.dim(0).stride() == 1);
         m.d_weight.compute_at(d_logit, x).vectorize(x);
         m.d_weight.update().vectorize(x);

@@ -32,8 +32,7 @@ public:
         }
         if (get_target().has_gpu_feature()) {
             // A thread per pixel and segment computes its three moments.
-            moments_out.reorder(j, x, y, k).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(k);
+            gpu_tiles(moments_out.reorder(j, x, y, k).unroll(j)).gpu_blocks(k);
             m.compute_at(moments_out, xi).unroll(j);
             m.update().unroll(j);
             return;
@@ -51,7 +50,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, k{"k"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, k{"k"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
 }  // namespace blurmix::gen

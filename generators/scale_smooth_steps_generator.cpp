@@ -96,15 +96,7 @@ public:
 
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}, {0, 6}});
-        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        first_step.set_estimate(0);
-        steps.set_estimate(T);
-        lr.set_estimate(0.3f);
-        beta1.set_estimate(0.9f);
-        beta2.set_estimate(0.999f);
-        eps.set_estimate(1e-8f);
-        inv_n.set_estimate(1e-6f);
+        estimate_fused_steps(*this, T, 0.3f);
         penalty_kind.set_estimate((int)Penalty::tv);
         penalty_weight.set_estimate(1e-3f);
         with_loss.set_estimate(true);
@@ -123,8 +115,8 @@ public:
             // A kernel per stage of a step (q, phi', the gradient, the update), a thread per
             // pixel. Not timed: no GPU here; checked against the CPU schedule on OpenCL through
             // PoCL.
-            for (Func f : stages) f.compute_root().gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-            state_out.reorder(j, x, y).unroll(j).gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            for (Func f : stages) gpu_tiles(f.compute_root());
+            gpu_tiles(state_out.reorder(j, x, y).unroll(j));
             gpu_row_sum(total.rows);
             gpu_row_sum(s0.row_penalty);
             return;
@@ -143,10 +135,7 @@ public:
         for (Func f : stages) f.compute_at(state_out, tile).vectorize(x, vec, TailStrategy::GuardWithIf);
         vectorized_row_sum(total.rows, vec);
         vectorized_row_sum(s0.row_penalty, vec);
-        s0.pair_penalty.compute_root()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(s0.pair_penalty.compute_root(), vec);
     }
 
 private:
