@@ -1,8 +1,8 @@
 // One Adamax step on a 2-D parameter map (PyTorch's update rule), in place or not.
-#include "algorithm.h"
+#include "adamax.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class AdamaxGenerator : public Generator<AdamaxGenerator> {
 public:
@@ -43,25 +43,23 @@ public:
         if (using_autoscheduler() || schedule == Schedule::naive) return;
         if (get_target().has_gpu_feature()) {
             for (Func f : {Func(param_out), Func(exp_avg_out), Func(exp_inf_out)}) {
-                f.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                gpu_tiles(f);
             }
             return;
         }
         const int vec = natural_vector_size<float>();
         Func outs[] = {param_out, exp_avg_out, exp_inf_out};
         for (Func f : outs) {
-            f.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-                .parallel(yo)
-                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            parallel_rows(f, vec);
         }
         outs[1].compute_with(outs[0], x);
         outs[2].compute_with(outs[0], x);
     }
 
 private:
-    Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::AdamaxGenerator, adamax)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::AdamaxGenerator, adamax)

@@ -1,9 +1,9 @@
 // The separable Gaussian blur; with with_derivative=true (registered as blur_with_derivative) it
 // also outputs d output / d sigma, for fits that learn the sigmas.
-#include "algorithm.h"
+#include "taps_and_blur.h"
 #include "blur_schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class BlurGenerator : public Generator<BlurGenerator> {
 public:
@@ -13,7 +13,7 @@ public:
     Input<Buffer<float, 3>> input{"input"};
     Input<float> sigma{"sigma"};
     Input<float> std_devs{"std_devs"};
-    Input<int> boundary{"boundary"};  // BoundaryKind
+    Input<int> boundary{"boundary"};  // a Boundary (definitions.h)
     Output<Buffer<float, 3>> output{"output"};
     Output<Buffer<float, 3>> *d_output = nullptr;
 
@@ -37,7 +37,7 @@ public:
         input.set_estimates(image);
         sigma.set_estimate(3.f);
         std_devs.set_estimate(2.f);
-        boundary.set_estimate(kZero);
+        boundary.set_estimate((int)Boundary::zero);
         output.set_estimates(image);
         if (with_derivative) d_output->set_estimates(image);
 
@@ -60,7 +60,7 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, yo{"yo"}, yi{"yi"}, xo{"xo"}, xi{"xi"}, t{"t"}, to{"to"}, ti{"ti"}, tile{"tile"};
+    Var x{"x"}, y{"y"}, c{"c"}, xi{"xi"};
 
     // Tiles of 32x8 pixels over blocks and threads, channels over blocks too; each pass is a
     // kernel of its own, the vertical result in global memory. (Staging the vertical pass per
@@ -72,7 +72,7 @@ private:
             std::vector<Stage> stages = {Stage(f)};
             if (f.has_update_definition()) stages.push_back(f.update());
             for (Stage s : stages) {
-                s.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+                gpu_tiles(s).gpu_blocks(c);
             }
         };
         tile(output);
@@ -86,7 +86,7 @@ private:
     }
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::BlurGenerator, blur)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::BlurGenerator, blur)
 HALIDE_REGISTER_GENERATOR_ALIAS(blur_with_derivative, blur, {{"with_derivative", "true"}})

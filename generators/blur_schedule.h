@@ -3,10 +3,10 @@
 // (d_output undefined without the derivative), width and height the image's.
 #pragma once
 
-#include "algorithm.h"
+#include "taps_and_blur.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 // Tiles of 1024x64 pixels, the tiles in parallel. Per tile: the input rows it needs (64 + 2r)
 // are copied with the boundary rule applied, so that the vertical pass reads them without a
@@ -88,9 +88,9 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     std::vector<Func> padded = exts;
     padded.push_back(b.input);
     for (Func f : padded) {
-        f.specialize(boundary == kZero);
-        f.specialize(boundary == kClamp);
+        f.specialize(boundary == (int)Boundary::zero);
+        f.specialize(boundary == (int)Boundary::clamp);
     }
 }
 
-}  // namespace blurmix
+}  // namespace blurmix::gen

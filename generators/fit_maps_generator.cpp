@@ -1,9 +1,9 @@
 // The maps a fit reports: weights m = sigmoid(logit) and the recovered sigma
 // m s_min + (1 - m) s_max, per pixel (a global logit arrives with zero strides).
-#include "algorithm.h"
+#include "mix_and_loss.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitMapsGenerator : public Generator<FitMapsGenerator> {
 public:
@@ -17,12 +17,13 @@ public:
 
     void generate() {
         // Algorithm
-        Expr m = 1.f / (1.f + exp(-logit(x, y)));
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
+        Expr m = sigmoid(logit(x, y));
         weight(x, y) = m;
         sigma(x, y) = m * sigma_min + (1.f - m) * sigma_max;
 
         // Estimates
-        logit.dim(0).set_stride(Expr());
         logit.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
         weight.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
         sigma.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
@@ -33,23 +34,22 @@ public:
         if (using_autoscheduler() || schedule == Schedule::naive) return;
         if (get_target().has_gpu_feature()) {
             for (Func f : {Func(weight), Func(sigma)}) {
-                f.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                gpu_tiles(f);
             }
             return;
         }
         const int vec = natural_vector_size<float>();
         for (Func f : {Func(weight), Func(sigma)}) {
-            f.split(y, yo, yi, 16, TailStrategy::GuardWithIf).parallel(yo)
-                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            parallel_rows(f, vec);
         }
         Func(sigma).compute_with(weight, x);
         Func(weight).specialize(logit.dim(0).stride() == 1);
     }
 
 private:
-    Var x{"x"}, y{"y"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitMapsGenerator, fit_maps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitMapsGenerator, fit_maps)

@@ -1,9 +1,10 @@
 // The per-pixel moments (a, b, c) of a fit with fixed blurs, and their totals: what the fused
 // fit (fit_steps) iterates on instead of the images.
-#include "algorithm.h"
+#include "moments.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitMomentsGenerator : public Generator<FitMomentsGenerator> {
 public:
@@ -19,8 +20,8 @@ public:
         // Algorithm
         Func m = moments(blur_min, blur_max, target, blur_min.channels());
         moments_out(x, y, j) = m(x, y, j);
-        MomentTotals t = moment_totals(moments_out, blur_min.width(), blur_min.height());
-        totals(j) = t.totals(j);
+        MapTotal t = map_total(moments_out, blur_min.width(), blur_min.height(), "moment_totals");
+        totals(j) = t.total(j);
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -39,8 +40,7 @@ public:
         }
         if (get_target().has_gpu_feature()) {
             // A thread per pixel computes its three moments; rows sum as gpu_row_sum does.
-            moments_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            gpu_tiles(moments_out.reorder(j, x, y).unroll(j));
             m.compute_at(moments_out, xi).unroll(j);
             m.update().unroll(j);
             gpu_row_sum(t.rows);
@@ -59,9 +59,9 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitMomentsGenerator, fit_moments)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitMomentsGenerator, fit_moments)

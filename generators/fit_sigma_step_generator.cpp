@@ -2,10 +2,12 @@
 // derivatives at the current sigmas, the loss, the gradients of the per-pixel logits and of the
 // two sigmas, and the Adamax updates of both, in one pipeline (the seed recomputes the blurs
 // through autograd every iteration).
-#include "algorithm.h"
+#include "adamax.h"
 #include "blur_schedule.h"
+#include "mix_and_loss.h"
+#include "taps_and_blur.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitSigmaStepGenerator : public Generator<FitSigmaStepGenerator> {
 public:
@@ -42,16 +44,15 @@ public:
         loss() = m.loss();
 
         Expr rate = adamax_rate(step, lr, beta1);
-        AdamaxState l = adamax({logit_state(x, y, 0), logit_state(x, y, 1), logit_state(x, y, 2)},
-                               m.d_logit(x, y), rate, beta1, beta2, eps);
-        logit_state_out(x, y, j) = mux(j, {l.param, l.exp_avg, l.exp_inf});
+        AdamaxState l = adamax(state_at(logit_state, x, y), m.d_logit(x, y), rate, beta1, beta2, eps);
+        logit_state_out(x, y, j) = state_plane(l, j);
 
         Func d_sigma("d_sigma");
         d_sigma(i) = select(i == 0, s.d_sigma_min(), s.d_sigma_max());
         AdamaxState t = adamax({sigma_state(i, 0), sigma_state(i, 1), sigma_state(i, 2)},
                                d_sigma(i), rate, beta1, beta2, eps);
         // The kernel needs sigma > 0: a step that would cross it stops just short.
-        sigma_state_out(i, j) = mux(j, {max(t.param, 0.05f), t.exp_avg, t.exp_inf});
+        sigma_state_out(i, j) = state_plane({max(t.param, 0.05f), t.exp_avg, t.exp_inf}, j);
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -69,7 +70,7 @@ public:
         beta2.set_estimate(0.999f);
         eps.set_estimate(1e-8f);
         std_devs.set_estimate(2.f);
-        boundary.set_estimate(kZero);
+        boundary.set_estimate((int)Boundary::zero);
 
         // Schedule
         if (using_autoscheduler()) return;
@@ -93,11 +94,10 @@ public:
             for (Func f : images) {
                 f.compute_root();
                 for (Stage st : {Stage(f), f.update()}) {
-                    st.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+                    gpu_tiles(st);
                 }
             }
-            logit_state_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            gpu_tiles(logit_state_out.reorder(j, x, y).unroll(j));
             m.d_weight.compute_at(logit_state_out, xi);
             gpu_row_sum(m.row_loss);
             gpu_row_sum(s.rows);
@@ -132,9 +132,9 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, i{"i"}, j{"j"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, i{"i"}, j{"j"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitSigmaStepGenerator, fit_sigma_step)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitSigmaStepGenerator, fit_sigma_step)

@@ -2,16 +2,20 @@
 // pixel on its own trajectory (the 1/N of the mean is a known constant), state in registers.
 // Also the loss at the starting state, the true mean over the image, for progress reports.
 // A global fit runs the same pipeline on a 1x1 image of the moments' totals.
-#include "algorithm.h"
+#include "adamax.h"
+#include "mix_and_loss.h"
+#include "moments.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class FitStepsGenerator : public Generator<FitStepsGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
     // Vectors of pixels stepped together (a step is one long dependency chain: exp, two
-    // divisions), and the rows they span on images narrower than that: schedule_steps_cpu.
+    // divisions), and the rows they span on images narrower than that: schedule_steps_cpu has
+    // the measurements.
     GeneratorParam<int> chains{"chains", 8};
     GeneratorParam<int> rows{"rows", 4};
 
@@ -30,18 +34,11 @@ public:
     void generate() {
         // Algorithm
         Expr a = moments_in(x, y, 0), b = moments_in(x, y, 1);
-        RDom r(0, steps, "r");
-        // The state carries m = sigmoid(logit) too, so each step evaluates one exp.
-        Func state("fit_state");  // not "state": that names the input
-        Expr p0 = state_in(x, y, 0);
-        state(x, y) = Tuple(p0, state_in(x, y, 1), state_in(x, y, 2), fast_sigmoid(p0));
-        Expr m = state(x, y)[3];
-        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
-        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
-        AdamaxState next = adamax({state(x, y)[0], state(x, y)[1], state(x, y)[2]},
-                                  moment_grad(a, b, m, inv_n), rate(r), beta1, beta2, eps);
-        state(x, y) = Tuple(next.param, next.exp_avg, next.exp_inf, fast_sigmoid(next.param));
-        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+        // The state carries m = sigmoid(logit), the gradient's one exp. Not "state": that names
+        // the input.
+        FusedSteps fit = fused_steps(state_in, first_step, steps, lr, beta1, beta2, eps, fast_sigmoid,
+                                     [&](Expr m) { return moment_grad(a, b, m, inv_n); }, "fit_state");
+        state_out(x, y, j) = state_plane(adamax_state(fit.state(x, y)), j);
 
         Func pixel_loss("pixel_loss");
         pixel_loss(x, y) = moment_loss(a, b, moments_in(x, y, 2), fast_sigmoid(state_in(x, y, 0)));
@@ -50,47 +47,22 @@ public:
 
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        first_step.set_estimate(0);
-        steps.set_estimate(100);
-        lr.set_estimate(0.1f);
-        beta1.set_estimate(0.9f);
-        beta2.set_estimate(0.999f);
-        eps.set_estimate(1e-8f);
-        inv_n.set_estimate(1e-6f);
+        estimate_fused_steps(*this, 100, 0.1f);
 
         // Schedule
         if (using_autoscheduler()) return;
-        state_out.bound(j, 0, 3);
-        rate.compute_root();
-        if (schedule == Schedule::naive) {
-            state.compute_root();
-            total.rows.compute_root();
-            return;
-        }
-        if (get_target().has_gpu_feature()) {
-            // A thread per pixel runs all its steps with the state in registers.
-            state_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-            state.compute_at(state_out, xi);
-            gpu_row_sum(total.rows);
-            return;
-        }
-        // Each vector of pixels runs all its steps with the state in registers; a 1x1 global
-        // fit is one predicated vector (0.09 ms for 1000 steps).
+        // On the CPU a 1x1 global fit is one predicated vector (0.09 ms for 1000 steps).
         // With Halide's asan feature (the sanitizer build) two chains, over two rows where the
         // image is narrow: both cases of the schedule, instrumented in 29 s; eight take 3 minutes.
-        const int vec = natural_vector_size<float>();
         const bool asan = get_target().has_feature(Target::ASAN);
-        schedule_steps_cpu(state_out, state, vec, asan ? 2 : (int)chains, asan ? 2 : (int)rows);
-        vectorized_row_sum(total.rows, vec);
+        schedule_fused_steps(get_target(), schedule, state_out, fit.state, fit.rate, total.rows,
+                             asan ? 2 : (int)chains, asan ? 2 : (int)rows);
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::FitStepsGenerator, fit_steps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::FitStepsGenerator, fit_steps)

@@ -1,9 +1,9 @@
 // The exact spatially varying Gaussian blur: every pixel its own sigma from a sigma map, one
 // half-width for the image from radius_sigma (the runtime passes the map's largest sigma).
-#include "scale_algorithm.h"
+#include "taps_and_blur.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class LocalBlurGenerator : public Generator<LocalBlurGenerator> {
 public:
@@ -13,7 +13,7 @@ public:
     Input<Buffer<float, 2>> sigma{"sigma"};  // width x height, shared by the channels
     Input<float> radius_sigma{"radius_sigma"};
     Input<float> std_devs{"std_devs"};
-    Input<int> boundary{"boundary"};  // BoundaryKind
+    Input<int> boundary{"boundary"};  // a Boundary (definitions.h)
     Output<Buffer<float, 3>> output{"output"};
 
     void generate() {
@@ -30,7 +30,7 @@ public:
         sigma.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
         radius_sigma.set_estimate(5.f);
         std_devs.set_estimate(2.f);
-        boundary.set_estimate(kZero);
+        boundary.set_estimate((int)Boundary::zero);
         output.set_estimates(image);
 
         // Schedule
@@ -53,7 +53,7 @@ private:
     // (2R+1)^2 offsets accumulated in a register. Not timed: no GPU here; checked for equality
     // with the reference on OpenCL through PoCL (on the CPU).
     void schedule_gpu(LocalBlur &b) {
-        output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
+        gpu_tiles(output).gpu_blocks(c);
         b.direct_sum.compute_at(output, xi);
         b.tap_sum.compute_at(output, xi);
     }
@@ -81,13 +81,13 @@ private:
         b.tap_sum.update().vectorize(x, vec);
         for (Func f : {b.column, b.output}) {
             for (Stage s : {Stage(f), f.update()}) {
-                s.specialize(boundary == kZero);
-                s.specialize(boundary == kClamp);
+                s.specialize(boundary == (int)Boundary::zero);
+                s.specialize(boundary == (int)Boundary::clamp);
             }
         }
     }
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::LocalBlurGenerator, local_blur)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::LocalBlurGenerator, local_blur)

@@ -1,8 +1,8 @@
 // The mix x_hat = m A + (1 - m) B, m = sigmoid(logit): the forward render.
-#include "algorithm.h"
+#include "mix_and_loss.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class MixGenerator : public Generator<MixGenerator> {
 public:
@@ -16,12 +16,11 @@ public:
 
     void generate() {
         // Algorithm
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
         Mix m = mix(blur_min, blur_max, logit, blur_min, blur_min.width(), blur_min.height(),
                     blur_min.channels());
         output(x, y, c) = m.output(x, y, c);
-
-        // A global logit arrives with zero strides.
-        logit.dim(0).set_stride(Expr());
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -32,22 +31,14 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
-        if (get_target().has_gpu_feature()) {
-            output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
-            return;
-        }
-        // Measured as memory bound: rows in parallel, x at twice the natural vector width.
-        const int vec = natural_vector_size<float>() * 2;
-        output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
-        output.specialize(logit.dim(0).stride() == 1);
+        // The CPU's loops specialized for a logit map (not the global logit's zero strides).
+        schedule_render(get_target(), output, logit.dim(0).stride() == 1);
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::MixGenerator, mix)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::MixGenerator, mix)

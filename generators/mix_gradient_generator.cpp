@@ -2,10 +2,11 @@
 // per pixel (local mode) and summed (one global logit). With with_sigmas=true (registered as
 // mix_gradient_sigmas) also d loss / d sigma_min and d sigma_max, from the blurs' sigma
 // derivatives.
-#include "algorithm.h"
+#include "mix_and_loss.h"
+#include "row_sums.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class MixGradientGenerator : public Generator<MixGradientGenerator> {
 public:
@@ -34,6 +35,8 @@ public:
 
     void generate() {
         // Algorithm
+        // A global logit arrives with zero strides.
+        logit.dim(0).set_stride(Expr());
         Expr w = blur_min.width(), h = blur_min.height(), ch = blur_min.channels();
         Mix m = mix(blur_min, blur_max, logit, target, w, h, ch);
         loss() = m.loss();
@@ -46,9 +49,6 @@ public:
             (*d_sigma_min)() = s.d_sigma_min();
             (*d_sigma_max)() = s.d_sigma_max();
         }
-
-        // A global logit arrives with zero strides.
-        logit.dim(0).set_stride(Expr());
 
         // Estimates
         const Region image = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}};
@@ -76,12 +76,12 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, u{"u"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"}, i{"i"};
+    Var x{"x"}, y{"y"}, xi{"xi"};
 
     // Per-pixel gradients in 32x8 tiles over blocks and threads; the row sums as gpu_row_sum
     // (schedule.h) does them.
     void schedule_gpu(Mix &m, SigmaGrad &s, MapTotal &total) {
-        d_logit.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+        gpu_tiles(d_logit);
         m.d_weight.compute_at(d_logit, xi);
         gpu_row_sum(m.row_loss);
         gpu_row_sum(total.rows);
@@ -92,9 +92,7 @@ private:
     // residual is recomputed by each sum rather than stored, as the pass is memory bound.
     void schedule_cpu(Mix &m, SigmaGrad &s, MapTotal &total) {
         const int vec = natural_vector_size<float>();
-        d_logit.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(d_logit, vec);
         d_logit.specialize(logit.dim(0).stride() == 1);
         m.d_weight.compute_at(d_logit, x).vectorize(x);
         m.d_weight.update().vectorize(x);
@@ -104,7 +102,7 @@ private:
     }
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::MixGradientGenerator, mix_gradient)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::MixGradientGenerator, mix_gradient)
 HALIDE_REGISTER_GENERATOR_ALIAS(mix_gradient_sigmas, mix_gradient, {{"with_sigmas", "true"}})

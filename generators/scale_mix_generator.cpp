@@ -1,9 +1,9 @@
 // The K-scale stack's render: per pixel the two neighbouring scales of the stack mixed by the
-// scale parameter z (scale_algorithm.h). With two scales it is the seed's min/max mix.
-#include "scale_algorithm.h"
+// scale parameter z (scale_stack.h). With two scales it is the seed's min/max mix.
+#include "scale_stack.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleMixGenerator : public Generator<ScaleMixGenerator> {
 public:
@@ -28,23 +28,16 @@ public:
 
         // Schedule
         if (using_autoscheduler() || schedule == Schedule::naive) return;
-        if (get_target().has_gpu_feature()) {
-            output.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(c);
-            return;
-        }
-        // Memory bound, like the min/max mix: rows in parallel, x vectorized (the two scales of a
-        // vector are gathered, as neighbouring pixels may use different pairs). Run once per fit,
-        // for the final render, so not timed on its own.
-        const int vec = natural_vector_size<float>() * 2;
-        output.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        // Memory bound, like the min/max mix (on the CPU the two scales of a vector are gathered,
+        // as neighbouring pixels may use different pairs). Run once per fit, for the final
+        // render, so not timed on its own.
+        schedule_render(get_target(), output);
     }
 
 private:
-    Var x{"x"}, y{"y"}, c{"c"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, c{"c"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleMixGenerator, scale_mix)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleMixGenerator, scale_mix)

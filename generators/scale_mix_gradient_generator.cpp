@@ -1,9 +1,10 @@
 // The loss of the K-scale stack's render against a target, an optional smoothness penalty on the
 // scale map, and the analytic gradient of their sum with respect to the scale parameters z.
-#include "scale_algorithm.h"
+#include "scale_stack.h"
+#include "smoothness.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleMixGradientGenerator : public Generator<ScaleMixGradientGenerator> {
 public:
@@ -12,7 +13,7 @@ public:
     Input<Buffer<float, 4>> stack{"stack"};  // (x, y, c, k)
     Input<Buffer<float, 2>> z{"z"};
     Input<Buffer<float, 3>> target{"target_image"};
-    Input<int> penalty_kind{"penalty_kind"};  // PenaltyKind
+    Input<int> penalty_kind{"penalty_kind"};  // a Penalty (definitions.h)
     Input<float> penalty_weight{"penalty_weight"};
 
     Output<Buffer<float, 0>> loss{"loss"};        // the mean squared error alone
@@ -28,14 +29,14 @@ public:
         loss() = m.loss();
         penalty() = s.penalty();
         Expr q = m.q(x, y);
-        d_z(x, y) = m.d_z(x, y) + select(penalty_kind == kNoPenalty, 0.f, -s.d_q(x, y) * q * (1.f - q));
+        d_z(x, y) = m.d_z(x, y) + select(penalty_kind == (int)Penalty::none, 0.f, -s.d_q(x, y) * q * (1.f - q));
 
         // Estimates
         stack.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}, {0, 7}});
         z.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
         target.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, kEstimateChannels}});
         // Not 0: Mullapudi2016 fails with an internal error on a parameter estimated at 0.
-        penalty_kind.set_estimate(kTotalVariation);
+        penalty_kind.set_estimate((int)Penalty::tv);
         penalty_weight.set_estimate(1e-3f);
         d_z.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}});
 
@@ -53,19 +54,19 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, u{"u"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, yo{"yo"};
 
     // As mix_gradient's GPU schedule: q and the per-pixel gradient in 32x8 tiles; each row sum
     // in two stages (32 threads per row on strided columns, then one thread per row); the
     // totals over rows add in double on the host. Not timed: no GPU here; checked for equality
     // with the CPU schedule on OpenCL through PoCL (on the CPU).
     void schedule_gpu(ScaleMix &m, Smoothness &s) {
-        m.q.compute_root().gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-        d_z.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-        d_z.specialize(penalty_kind == kNoPenalty);
+        gpu_tiles(m.q.compute_root());
+        gpu_tiles(d_z);
+        d_z.specialize(penalty_kind == (int)Penalty::none);
         m.pixel.compute_root();
         for (Stage st : {Stage(m.pixel), m.pixel.update()}) {
-            st.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            gpu_tiles(st);
         }
         gpu_row_sum(m.row_loss);
         gpu_row_sum(s.row_penalty);
@@ -80,34 +81,20 @@ private:
     // 1.8 to 2.0x and 2.6 to 2.9x gathering in the loss and the gradient separately); naive 4.5 ms.
     void schedule_cpu(ScaleMix &m, Smoothness &s) {
         const int vec = natural_vector_size<float>();
-        m.q.compute_root()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
-        d_z.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
-        d_z.specialize(penalty_kind == kNoPenalty);
+        parallel_rows(m.q.compute_root(), vec);
+        parallel_rows(d_z, vec);
+        d_z.specialize(penalty_kind == (int)Penalty::none);
         s.dphi.compute_at(d_z, yo).vectorize(x, vec);
-        m.pixel.compute_root()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
-        m.pixel.update()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(m.pixel.compute_root(), vec);
+        parallel_rows(m.pixel.update(), vec);
         vectorized_row_sum(m.row_loss, vec);
         vectorized_row_sum(s.row_penalty, vec);
         // In a dense pass of its own, where the edge clamps of q fall out of the steady state;
         // without a penalty its row sums are empty and nothing of it is computed.
-        s.pair_penalty.compute_root()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(s.pair_penalty.compute_root(), vec);
     }
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleMixGradientGenerator, scale_mix_gradient)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleMixGradientGenerator, scale_mix_gradient)

@@ -1,9 +1,9 @@
 // The per-pixel moments (a, b, c) of every segment of the K-scale stack against a target: what
 // the stack's fused fit (scale_steps, scale_smooth_steps) iterates on instead of the images.
-#include "scale_algorithm.h"
+#include "moments.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleMomentsGenerator : public Generator<ScaleMomentsGenerator> {
 public:
@@ -32,8 +32,7 @@ public:
         }
         if (get_target().has_gpu_feature()) {
             // A thread per pixel and segment computes its three moments.
-            moments_out.reorder(j, x, y, k).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(k);
+            gpu_tiles(moments_out.reorder(j, x, y, k).unroll(j)).gpu_blocks(k);
             m.compute_at(moments_out, xi).unroll(j);
             m.update().unroll(j);
             return;
@@ -51,9 +50,9 @@ public:
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, k{"k"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"}, k{"k"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleMomentsGenerator, scale_moments)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleMomentsGenerator, scale_moments)

@@ -6,21 +6,26 @@
 // default) is one pass: render gradient, penalty gradient and Adamax update together, instead
 // of scale_mix_gradient, adamax and the host between them. Also the mean squared error and the
 // penalty at the starting state when with_loss is set.
-#include "scale_algorithm.h"
+#include "adamax.h"
+#include "moments.h"
+#include "row_sums.h"
+#include "scale_stack.h"
+#include "smoothness.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleSmoothStepsGenerator : public Generator<ScaleSmoothStepsGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
-    // The runtime's kSmoothStepsPerCall (runtime/scales.cpp) must match. One: chained steps
-    // cost far more than their halos' share (not understood; the stmt shows tile-sized regions).
+    // The default is definitions.h's kSmoothStepsPerCall, what the runtime calls it with. One:
+    // chained steps cost far more than their halos' share (not understood; the stmt shows
+    // tile-sized regions).
     // blurmix_bench_scales --scales 7 --iters 200 (TV for the first 100), as a ratio to the
     // min/max fit, on the shared 2-core AMD EPYC build machine, runs taken together: 1 step a
     // call 3.4 to 4.0x, 2 steps 6.4 to 6.8x, 4 steps 10.8 to 11.5x, 8 steps (64x32 tiles) about
     // 7x; the step-by-step loop (scale_mix_gradient, adamax) 5.8 to 6.8x.
-    GeneratorParam<int> steps_per_call{"steps_per_call", 1};
+    GeneratorParam<int> steps_per_call{"steps_per_call", kSmoothStepsPerCall};
     // Whole rows: 512x64 tiles 3.4 to 3.9x, 512x32 3.8 to 4.0x, 512x16 4.3 to 4.8x, 256x8 5.7x.
     GeneratorParam<int> tile_x{"tile_x", 512};
     GeneratorParam<int> tile_y{"tile_y", 64};
@@ -34,7 +39,7 @@ public:
     Input<float> beta2{"beta2"};
     Input<float> eps{"eps"};
     Input<float> inv_n{"inv_n"};
-    Input<int> penalty_kind{"penalty_kind"};  // PenaltyKind
+    Input<int> penalty_kind{"penalty_kind"};  // a Penalty (definitions.h)
     Input<float> penalty_weight{"penalty_weight"};
     Input<bool> with_loss{"with_loss"};
     Output<Buffer<float, 3>> state_out{"state_out"};
@@ -57,7 +62,8 @@ public:
         // step is computed once per element of the state.
         std::vector<Func> st(T + 1);
         st[0] = Func("scale_state_0");
-        st[0](x, y) = Tuple(state_in(x, y, 0), state_in(x, y, 1), state_in(x, y, 2));
+        AdamaxState start = state_at(state_in, x, y);
+        st[0](x, y) = Tuple(start.param, start.exp_avg, start.exp_inf);
         for (int t = 0; t < T; t++) {
             const std::string n = std::to_string(t);
             Func q("scale_q_" + n), g("scale_d_z_" + n);
@@ -65,7 +71,7 @@ public:
             Smoothness s = smoothness(q, w, h, penalty_kind, penalty_weight);
             Expr qv = q(x, y);
             g(x, y) = scale_data_d_z(qv, moments_in, x, y, scales, inv_n, chain) - s.d_q(x, y) * qv * (1.f - qv);
-            AdamaxState a = adamax({st[t](x, y)[0], st[t](x, y)[1], st[t](x, y)[2]}, g(x, y), rate(t), beta1, beta2, eps);
+            AdamaxState a = adamax(adamax_state(st[t](x, y)), g(x, y), rate(t), beta1, beta2, eps);
             // A call with fewer steps passes the rest of the chain through.
             st[t + 1] = Func("scale_state_" + std::to_string(t + 1));
             st[t + 1](x, y) = Tuple(select(t < steps, a.param, st[t](x, y)[0]),
@@ -76,7 +82,7 @@ public:
             stages.push_back(g);
             if (t + 1 < T) stages.push_back(st[t + 1]);
         }
-        state_out(x, y, j) = mux(j, {st[T](x, y)[0], st[T](x, y)[1], st[T](x, y)[2]});
+        state_out(x, y, j) = state_plane(adamax_state(st[T](x, y)), j);
 
         // At the starting state; without with_loss the row sums are empty.
         Func q0("scale_q_start");
@@ -85,21 +91,13 @@ public:
         pixel_loss(x, y) = scale_moment_loss(moments_in, x, y, q0(x, y), scales, chain);
         MapTotal total = map_total(pixel_loss, select(with_loss, w, 0), h, "loss_total");
         loss() = cast<float>(total.total() * cast<double>(inv_n));
-        Smoothness s0 = smoothness(q0, w, h, select(with_loss, penalty_kind, kNoPenalty), penalty_weight);
+        Smoothness s0 = smoothness(q0, w, h, select(with_loss, penalty_kind, (int)Penalty::none), penalty_weight);
         penalty() = s0.penalty();
 
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}, {0, 6}});
-        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        first_step.set_estimate(0);
-        steps.set_estimate(T);
-        lr.set_estimate(0.3f);
-        beta1.set_estimate(0.9f);
-        beta2.set_estimate(0.999f);
-        eps.set_estimate(1e-8f);
-        inv_n.set_estimate(1e-6f);
-        penalty_kind.set_estimate(kTotalVariation);
+        estimate_fused_steps(*this, T, 0.3f);
+        penalty_kind.set_estimate((int)Penalty::tv);
         penalty_weight.set_estimate(1e-3f);
         with_loss.set_estimate(true);
 
@@ -117,8 +115,8 @@ public:
             // A kernel per stage of a step (q, phi', the gradient, the update), a thread per
             // pixel. Not timed: no GPU here; checked against the CPU schedule on OpenCL through
             // PoCL.
-            for (Func f : stages) f.compute_root().gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-            state_out.reorder(j, x, y).unroll(j).gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+            for (Func f : stages) gpu_tiles(f.compute_root());
+            gpu_tiles(state_out.reorder(j, x, y).unroll(j));
             gpu_row_sum(total.rows);
             gpu_row_sum(s0.row_penalty);
             return;
@@ -137,10 +135,7 @@ public:
         for (Func f : stages) f.compute_at(state_out, tile).vectorize(x, vec, TailStrategy::GuardWithIf);
         vectorized_row_sum(total.rows, vec);
         vectorized_row_sum(s0.row_penalty, vec);
-        s0.pair_penalty.compute_root()
-            .split(y, yo, yi, 16, TailStrategy::GuardWithIf)
-            .parallel(yo)
-            .vectorize(x, vec, TailStrategy::GuardWithIf);
+        parallel_rows(s0.pair_penalty.compute_root(), vec);
     }
 
 private:
@@ -148,6 +143,6 @@ private:
     std::vector<Func> stages;  // what each step computes, in order (the last state is inlined)
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleSmoothStepsGenerator, scale_smooth_steps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleSmoothStepsGenerator, scale_smooth_steps)

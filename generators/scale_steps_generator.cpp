@@ -2,10 +2,13 @@
 // at once from the segment moments (scale_moments), each pixel on its own trajectory, the state
 // in registers, as fit_steps does for the min/max mix. Also the mean squared error at the
 // starting state, over the whole image, for progress reports.
-#include "scale_algorithm.h"
+#include "adamax.h"
+#include "moments.h"
+#include "row_sums.h"
+#include "scale_stack.h"
 #include "schedule.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 class ScaleStepsGenerator : public Generator<ScaleStepsGenerator> {
 public:
@@ -13,7 +16,9 @@ public:
     // Vectors of pixels stepped together, to hide the latency of a step's dependency chain.
     // blurmix_bench_scales --scales 7 --iters 200, shared 2-core AMD EPYC: the K = 7 fit
     // 3.7x the min/max fit with 1, 2.5x with 2, 1.9x with 4, 2.8x with 6, 1.9x with 8.
-    GeneratorParam<int> lanes{"lanes", 4};
+    GeneratorParam<int> chains{"chains", 4};
+    // The rows they span on images narrower than that, as in fit_steps (not measured here: one).
+    GeneratorParam<int> rows{"rows", 1};
 
     Input<Buffer<float, 4>> moments_in{"moments"};  // (x, y, 3, K - 1)
     Input<Buffer<float, 3>> state_in{"state"};      // (x, y, 3): z, exp_avg, exp_inf
@@ -33,14 +38,13 @@ public:
         const bool chain = schedule == Schedule::manual && !get_target().has_gpu_feature();
         moments_in.dim(2).set_bounds(0, 3);
         Expr segments = moments_in.dim(3).extent(), scales = segments + 1;
-        RDom r(0, steps, "r");
-        Func rate("rate");  // the bias-corrected rate of each step, tabulated once
-        rate(i) = adamax_rate(first_step + i + 1, lr, beta1);
-        Func state("scale_state");  // not "state": that names the input
-        state(x, y) = scale_state(state_in(x, y, 0), state_in(x, y, 1), state_in(x, y, 2));
-        Expr g = scale_data_d_z(state(x, y)[3], moments_in, x, y, scales, inv_n, chain);
-        state(x, y) = scale_step(state(x, y), g, rate(r), beta1, beta2, eps);
-        state_out(x, y, j) = mux(j, {state(x, y)[0], state(x, y)[1], state(x, y)[2]});
+        // The state carries q = sigmoid(-z), the gradient's one exp. Not "state": that names
+        // the input.
+        FusedSteps fit = fused_steps(
+            state_in, first_step, steps, lr, beta1, beta2, eps, [](Expr z) { return fast_sigmoid(-z); },
+            [&](Expr q) { return scale_data_d_z(q, moments_in, x, y, scales, inv_n, chain); },
+            "scale_state");
+        state_out(x, y, j) = state_plane(adamax_state(fit.state(x, y)), j);
 
         Func pixel_loss("pixel_loss");
         pixel_loss(x, y) = scale_moment_loss(moments_in, x, y, fast_sigmoid(-state_in(x, y, 0)), scales, chain);
@@ -49,52 +53,25 @@ public:
 
         // Estimates
         moments_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}, {0, 6}});
-        state_in.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        state_out.set_estimates({{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}});
-        first_step.set_estimate(0);
-        steps.set_estimate(100);
-        lr.set_estimate(0.3f);
-        beta1.set_estimate(0.9f);
-        beta2.set_estimate(0.999f);
-        eps.set_estimate(1e-8f);
-        inv_n.set_estimate(1e-6f);
+        estimate_fused_steps(*this, 100, 0.3f);
 
         // Schedule
         if (using_autoscheduler()) return;
-        state_out.bound(j, 0, 3);
-        rate.compute_root();
-        if (schedule == Schedule::naive) {
-            state.compute_root();
-            total.rows.compute_root();
-            return;
-        }
-        if (get_target().has_gpu_feature()) {
-            // A thread per pixel runs all its steps with the state in registers, and loads its
-            // segment's moments directly.
-            state_out.reorder(j, x, y).unroll(j)
-                .gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
-            state.compute_at(state_out, xi);
-            gpu_row_sum(total.rows);
-            return;
-        }
-        // Each vector of pixels runs all its steps with the state in registers (the step loop
-        // inside the vector loop); rows in parallel. Specialized on K up to kSelectScales: a
-        // step selects among the segments rather than loading per lane. (One specialization per
-        // K saved a select or two a step, but took the asan build of this library past 8
-        // minutes.)
+        // On the CPU specialized on K up to kSelectScales: a step selects among the segments
+        // rather than loading per lane. (One specialization per K saved a select or two a step,
+        // but took the asan build of this library past 8 minutes.)
         // With Halide's asan feature (the sanitizer build) one vector at a time: instrumenting
         // four in flight, each with its select chain of loads, took LLVM 6.5 minutes and
         // 5.6 GB; one takes 11 s. That build checks memory, not speed.
-        const int vec = natural_vector_size<float>();
-        const int in_flight = get_target().has_feature(Target::ASAN) ? 1 : (int)lanes;
-        schedule_steps_cpu(state_out, state, vec, in_flight, 1, segments < kSelectScales);
-        vectorized_row_sum(total.rows, vec);
+        const bool asan = get_target().has_feature(Target::ASAN);
+        schedule_fused_steps(get_target(), schedule, state_out, fit.state, fit.rate, total.rows,
+                             asan ? 1 : (int)chains, asan ? 1 : (int)rows, segments < kSelectScales);
     }
 
 private:
-    Var x{"x"}, y{"y"}, j{"j"}, i{"i"}, xo{"xo"}, xi{"xi"}, yo{"yo"}, yi{"yi"};
+    Var x{"x"}, y{"y"}, j{"j"};
 };
 
-}  // namespace blurmix
+}  // namespace blurmix::gen
 
-HALIDE_REGISTER_GENERATOR(blurmix::ScaleStepsGenerator, scale_steps)
+HALIDE_REGISTER_GENERATOR(blurmix::gen::ScaleStepsGenerator, scale_steps)

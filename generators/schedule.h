@@ -1,11 +1,11 @@
-// Schedule choices shared by the generators. The algorithms live in algorithm.h; a generator's
-// schedule part picks one of these by its `schedule` parameter, or leaves everything to the
-// autoscheduler named at build time.
+// Schedule choices shared by the generators. The algorithms live in the headers by concept
+// (taps_and_blur.h, mix_and_loss.h, ...); a generator's schedule part picks one of these by its
+// `schedule` parameter, or leaves everything to the autoscheduler named at build time.
 #pragma once
 
 #include "Halide.h"
 
-namespace blurmix {
+namespace blurmix::gen {
 
 using namespace Halide;
 
@@ -22,6 +22,48 @@ inline const std::map<std::string, Schedule> schedule_names = {
 // One channel: autoscheduled tiles of c wider than an image's channel count are refused at run time
 // (a grey image would fail a schedule tuned for RGB).
 constexpr int kEstimateWidth = 1024, kEstimateHeight = 1024, kEstimateChannels = 1;
+
+// The estimates of the fused fits' state and step inputs, which fit_steps, scale_steps and
+// scale_smooth_steps name alike: `steps` steps at learning rate lr.
+template <typename StepsGenerator>
+void estimate_fused_steps(StepsGenerator &g, int steps, float lr) {
+    const Region planes = {{0, kEstimateWidth}, {0, kEstimateHeight}, {0, 3}};
+    g.state_in.set_estimates(planes);
+    g.state_out.set_estimates(planes);
+    g.first_step.set_estimate(0);
+    g.steps.set_estimate(steps);
+    g.lr.set_estimate(lr);
+    g.beta1.set_estimate(0.9f);
+    g.beta2.set_estimate(0.999f);
+    g.eps.set_estimate(1e-8f);
+    g.inv_n.set_estimate(1e-6f);
+}
+
+// A per-pixel stage (over x and y) on a GPU: tiles of 32x8 threads, a thread a pixel.
+inline Stage gpu_tiles(Stage s) {
+    Var x("x"), y("y"), xo("xo"), yo("yo"), xi("xi"), yi("yi");
+    return s.gpu_tile(x, y, xo, yo, xi, yi, 32, 8, TailStrategy::GuardWithIf);
+}
+
+// The same on the CPU: strips of 16 rows in parallel, x in vectors of vec.
+inline Stage parallel_rows(Stage s, int vec) {
+    Var x("x"), y("y"), yo("yo"), yi("yi");
+    return s.split(y, yo, yi, 16, TailStrategy::GuardWithIf)
+        .parallel(yo)
+        .vectorize(x, vec, TailStrategy::GuardWithIf);
+}
+
+// A per-pixel render out(x, y, c) (mix, scale_mix): on a GPU in gpu_tiles, the channels over
+// blocks too; on the CPU parallel_rows, x at twice the natural vector width, specialized on
+// `cpu_case` where that is defined. The min/max mix's render measured as memory bound.
+inline void schedule_render(const Target &target, Func out, Expr cpu_case = Expr()) {
+    if (target.has_gpu_feature()) {
+        gpu_tiles(out).gpu_blocks(out.args()[2]);
+        return;
+    }
+    parallel_rows(out, target.natural_vector_size<float>() * 2);
+    if (cpu_case.defined()) out.specialize(cpu_case);
+}
 
 inline void compute_all_root(std::initializer_list<Func> funcs) {
     for (Func f : funcs) {
@@ -46,8 +88,8 @@ inline void vectorized_row_sum(Func rows, int vec) {
     lanes.update().vectorize(u);
 }
 
-// The fused step loops (fit_steps, scale_steps) on the CPU: each vector of pixels runs all its
-// steps with its state in registers (the step loop inside), strips of 4 rows in parallel.
+// The fused step loops on the CPU: each vector of pixels runs all its steps with its state in
+// registers (the step loop inside), strips of 4 rows in parallel.
 // out(x, y, j) holds the state planes j; state(x, y) is the Tuple the steps update over r.
 // A step is one dependency chain of about 100 cycles (an exp, two divisions), so `chains`
 // vectors step together: along a row where the image is that wide, else over `rows` rows.
@@ -98,4 +140,31 @@ inline void gpu_row_sum(Func rows) {
     }
 }
 
-}  // namespace blurmix
+// The fused fits' step loops (fit_steps, scale_steps; adamax.h's fused_steps): state_out(x, y, j)
+// the state planes, state and rate as fused_steps returns them, loss_rows the row sums of the
+// loss at the starting state. naive: state at root. GPU: a thread per pixel runs all its steps
+// with the state in registers (and loads what its gradient needs directly). CPU:
+// schedule_steps_cpu with its knobs `chains` and `rows`, and `also` a further specialization.
+inline void schedule_fused_steps(const Target &target, Schedule schedule, Func state_out,
+                                 Func state, Func rate, Func loss_rows, int chains, int rows,
+                                 Expr also = Expr()) {
+    Var x = state_out.args()[0], y = state_out.args()[1], j = state_out.args()[2];
+    state_out.bound(j, 0, 3);
+    rate.compute_root();
+    if (schedule == Schedule::naive) {
+        state.compute_root();
+        loss_rows.compute_root();
+        return;
+    }
+    if (target.has_gpu_feature()) {
+        gpu_tiles(state_out.reorder(j, x, y).unroll(j));
+        state.compute_at(state_out, Var("xi"));
+        gpu_row_sum(loss_rows);
+        return;
+    }
+    const int vec = target.natural_vector_size<float>();
+    schedule_steps_cpu(state_out, state, vec, chains, rows, also);
+    vectorized_row_sum(loss_rows, vec);
+}
+
+}  // namespace blurmix::gen

@@ -26,7 +26,7 @@ std::vector<float> scale_sigmas(float s_min, float s_max, int scales, Spacing sp
 using Stack = Halide::Runtime::Buffer<float, 4>;
 Stack scale_stack(const Image &in, const std::vector<float> &sigmas, const BlurOptions &opt = {});
 
-// The scale parameter z of each pixel (see generators/scale_algorithm.h): the scale position is
+// The scale parameter z of each pixel (see generators/scale_stack.h): the scale position is
 // u = (K - 1) sigmoid(-z), and the pixel mixes scales floor(u) and floor(u) + 1.
 // z of a sigma map (values clamped into [s_0, s_{K-1}]; the ends map to z = +-30), and back.
 Map scale_params_of(const Map &sigma, const std::vector<float> &sigmas);
