@@ -48,6 +48,8 @@ def release_kept_images() -> None:
 
 def _number(v, name: str) -> float:
     # Python and NumPy numbers, 0-d arrays and tensors; not bools, strings or sequences.
+    if type(v) is float or type(v) is int:  # the common case, first: per-call time counts
+        return float(v)
     if isinstance(v, (bool, _np.bool_, str, bytes)) or not hasattr(v, "__float__") or _np.ndim(v) != 0:
         raise TypeError(f"{name} must be a number, not {type(v).__name__}")
     return float(v)

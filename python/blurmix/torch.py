@@ -59,9 +59,11 @@ def _std_devs_boundary(std_devs, boundary):
     return std_devs, boundary
 
 
-def _np(t: _torch.Tensor):
-    """The NumPy view of a contiguous CPU tensor: the extension reads and writes it in place."""
-    return t.detach().numpy()
+def _plain(t: _torch.Tensor) -> _torch.Tensor:
+    """t as the extension takes it, through DLPack without a copy: contiguous (copied only when
+    it is not), and outside autograd (DLPack does not export a tensor that requires grad)."""
+    t = t.contiguous()
+    return t.detach() if t.requires_grad else t
 
 
 def _sigma_grad(total: float, like):
@@ -71,41 +73,47 @@ def _sigma_grad(total: float, like):
 
 def _blur_adjoint(g, sigma: float, std_devs: float, boundary: str):
     out = _torch.empty_like(g)
-    _core.blur_adjoint(_np(g), sigma, std_devs, boundary, _np(out))
+    _core.blur_adjoint(g, sigma, std_devs, boundary, out)
+    return out
+
+
+def _blur(x, sigma: float, std_devs: float, boundary: str):
+    out = _torch.empty_like(x)
+    _core.blur(x, sigma, std_devs, boundary, "cpu", "manual", out)
     return out
 
 
 class _GaussianBlur(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, sigma, sigma_value, std_devs, boundary):
-        h, w = x.shape[-2:]
-        planes = x.detach().contiguous().reshape(1, -1, h, w)
-        out = _torch.empty_like(planes)
+        x = _plain(x)  # (..., H, W): the extension blurs every plane
         ctx.with_sigma = isinstance(sigma, _torch.Tensor) and ctx.needs_input_grad[1]
         if ctx.with_sigma:
-            d_out = _torch.empty_like(planes)
-            _core.blur_with_derivative(_np(planes), sigma_value, std_devs, boundary, _np(out), _np(d_out))
+            out, d_out = _torch.empty_like(x), _torch.empty_like(x)
+            _core.blur_with_derivative(x, sigma_value, std_devs, boundary, out, d_out)
             ctx.d_out, ctx.sigma_like = d_out, sigma.detach()
         else:
-            _core.blur(_np(planes), sigma_value, std_devs, boundary, "cpu", "manual", _np(out))
+            out = _blur(x, sigma_value, std_devs, boundary)
         ctx.args = (sigma_value, std_devs, boundary)
-        ctx.shape = x.shape
-        return out.reshape(x.shape)
+        return out
 
     @staticmethod
     @_once_differentiable
     def backward(ctx, grad):
         sigma_value, std_devs, boundary = ctx.args
-        h, w = ctx.shape[-2:]
-        g = grad.contiguous().reshape(1, -1, h, w)
+        g = _plain(grad)
         grad_x = grad_sigma = None
         if ctx.needs_input_grad[0]:
-            grad_x = _blur_adjoint(g, sigma_value, std_devs, boundary).reshape(ctx.shape)
+            grad_x = _blur_adjoint(g, sigma_value, std_devs, boundary)
         if ctx.with_sigma:
             total = _torch.empty(1, dtype=_torch.float64)
-            _core.inner_product(_np(g), _np(ctx.d_out), total.numpy())
+            _core.inner_product(g.reshape(1, -1, *g.shape[-2:]), ctx.d_out.reshape(1, -1, *g.shape[-2:]), total)
             grad_sigma = _sigma_grad(total.item(), ctx.sigma_like)
         return grad_x, grad_sigma, None, None, None
+
+
+def _needs_grad(*tensors) -> bool:
+    return _torch.is_grad_enabled() and any(isinstance(t, _torch.Tensor) and t.requires_grad for t in tensors)
 
 
 def gaussian_blur(x, sigma, *, std_devs=2.0, boundary="zero"):
@@ -115,14 +123,17 @@ def gaussian_blur(x, sigma, *, std_devs=2.0, boundary="zero"):
     if x.dim() < 2 or x.numel() == 0:
         raise ValueError(f"x must have shape (..., H, W) with no empty axis, not {tuple(x.shape)}")
     std_devs, boundary = _std_devs_boundary(std_devs, boundary)
-    return _GaussianBlur.apply(x, sigma, _sigma(sigma, "sigma"), std_devs, boundary)
+    sigma_value = _sigma(sigma, "sigma")
+    if not _needs_grad(x, sigma):  # no graph to record: the blur alone
+        return _blur(_plain(x), sigma_value, std_devs, boundary)
+    return _GaussianBlur.apply(x, sigma, sigma_value, std_devs, boundary)
 
 
 class _MixedBlur(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, logits, sigma_min, sigma_max, sigmas, std_devs, boundary):
         n, c, h, w = x.shape
-        xs = x.detach().contiguous()
+        xs = _plain(x)
         # (N, H, W) maps, or (N, 1, 1) for a global logit per image.
         if logits.dim() == 4:
             maps = logits.detach().reshape(n, h, w).contiguous()
@@ -134,12 +145,12 @@ class _MixedBlur(_torch.autograd.Function):
         da = db = None
         if with_sigmas:
             da, db = _torch.empty_like(xs), _torch.empty_like(xs)
-            _core.blur_with_derivative(_np(xs), sigmas[0], std_devs, boundary, _np(a), _np(da))
-            _core.blur_with_derivative(_np(xs), sigmas[1], std_devs, boundary, _np(b), _np(db))
+            _core.blur_with_derivative(xs, sigmas[0], std_devs, boundary, a, da)
+            _core.blur_with_derivative(xs, sigmas[1], std_devs, boundary, b, db)
         else:
-            _core.blur(_np(xs), sigmas[0], std_devs, boundary, "cpu", "manual", _np(a))
-            _core.blur(_np(xs), sigmas[1], std_devs, boundary, "cpu", "manual", _np(b))
-        _core.mix(_np(a), _np(b), _np(maps), "cpu", "manual", _np(out))
+            _core.blur(xs, sigmas[0], std_devs, boundary, "cpu", "manual", a)
+            _core.blur(xs, sigmas[1], std_devs, boundary, "cpu", "manual", b)
+        _core.mix(a, b, maps, "cpu", "manual", out)
         ctx.saved = (a, b, maps, da, db)
         ctx.args = (sigmas, std_devs, boundary)
         ctx.logits_shape = logits.shape
@@ -152,14 +163,12 @@ class _MixedBlur(_torch.autograd.Function):
         a, b, maps, da, db = ctx.saved
         (s_min, s_max), std_devs, boundary = ctx.args
         n, c, h, w = a.shape
-        g = grad.contiguous()
+        g = _plain(grad)
         grad_a, grad_b = _torch.empty_like(g), _torch.empty_like(g)
         d_logit = _torch.empty(n, h, w)
         d_total = _torch.empty(n, dtype=_torch.float64)
         d_sigmas = _torch.empty(n, 2, dtype=_torch.float64) if da is not None else None
-        _core.mix_backward(_np(a), _np(b), _np(maps), _np(g), None if da is None else _np(da),
-                           None if db is None else _np(db), _np(grad_a), _np(grad_b), _np(d_logit),
-                           d_total.numpy(), None if d_sigmas is None else d_sigmas.numpy())
+        _core.mix_backward(a, b, maps, g, da, db, grad_a, grad_b, d_logit, d_total, d_sigmas)
         grad_x = grad_logits = grad_min = grad_max = None
         if ctx.needs_input_grad[0]:
             grad_x = _blur_adjoint(grad_a, s_min, std_devs, boundary)
