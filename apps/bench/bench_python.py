@@ -43,16 +43,24 @@ def best_of(repeats, fn):
     return best
 
 
+def settle():
+    """A pause between one side's runs and the other's, so that neither side's worker threads
+    (PyTorch's OpenMP threads spin a while after a parallel region) are still busy."""
+    time.sleep(0.5)
+
+
 def bench_fit(seed, repeats, iters):
     torch.manual_seed(1337)
     x = torch.randn(1, 1, 64, 64)
     mask = torch.cat((torch.ones(32), torch.zeros(32)))
     xf = seed.mix(x, torch.tensor(4.), torch.tensor(7.), mask)
     lo, hi = torch.tensor(3.), torch.tensor(9.)
-    # The seed's loop times itself from after the cached blurs: its own figure is what it reports.
-    torch_s = min(seed.fit(x, xf, lo, hi, x.shape, iters, True)[2] for _ in range(repeats))
     src, tgt = x[0, 0].numpy(), xf[0, 0].numpy()
     ours_s = best_of(repeats, lambda: blurmix.fit(src, tgt, iters=iters))
+    settle()
+    # The seed's loop times itself from after the cached blurs: its own figure is what it reports.
+    torch_s = min(seed.fit(x, xf, lo, hi, x.shape, iters, True)[2] for _ in range(repeats))
+    settle()
     return ours_s, torch_s
 
 
@@ -73,8 +81,13 @@ def bench_mixed(seed, repeats, shape, learn_sigmas):
         b = torch.tensor(9.0, requires_grad=learn_sigmas)
         seed.mix(xs, a, b, torch.sigmoid(ls)).square().mean().backward()
 
-    ours(), reference()  # warm up: memory, thread pools
-    return best_of(repeats, ours), best_of(repeats, reference)
+    ours()  # warm up: memory, thread pools
+    ours_s = best_of(repeats, ours)
+    settle()
+    reference()
+    ref_s = best_of(repeats, reference)
+    settle()
+    return ours_s, ref_s
 
 
 def bench_overhead(repeats, calls):
@@ -90,7 +103,7 @@ def bench_overhead(repeats, calls):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not the goals' sizes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
