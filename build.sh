@@ -14,7 +14,8 @@ build_dir=${BUILD_DIR:-build}
 # python3-dev (Halide's CMake package and the Python extension need Python's headers), and for the
 # Python package PyTorch (CPU; PyPI's torch for Linux brings gigabytes of CUDA), pytest and tqdm.
 packages=(g++ make git python3 python3-venv python3-dev libpng-dev libcli11-dev catch2 nlohmann-json3-dev
-          pocl-opencl-icd ocl-icd-opencl-dev python3-torch python3-pytest python3-tqdm ${EXTRA_PACKAGES:-})
+          pocl-opencl-icd ocl-icd-opencl-dev python3-torch python3-numpy python3-pytest python3-tqdm
+          ${EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
