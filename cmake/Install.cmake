@@ -36,7 +36,9 @@ install(TARGETS blurmix_shared EXPORT blurmixTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${BLURMIX_PUBLIC_HEADERS} ${halide_include}/HalideBuffer.h ${halide_include}/HalideRuntime.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/blurmix)
-install(TARGETS blurmix RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if (TARGET blurmix)
+    install(TARGETS blurmix RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif ()
 install(EXPORT blurmixTargets NAMESPACE blurmix:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/blurmix)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/install/blurmixConfig.cmake.in
     ${CMAKE_CURRENT_BINARY_DIR}/blurmixConfig.cmake

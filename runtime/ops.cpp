@@ -58,14 +58,20 @@ void blur(const Image &input, float sigma, const BlurOptions &opt, Image &out) {
 }
 
 std::pair<Image, Image> blur_with_derivative(const Image &input, float sigma, const BlurOptions &opt) {
+    Image out = like(input), d_out = like(input);
+    blur_with_derivative(input, sigma, opt, out, d_out);
+    return {out, d_out};
+}
+
+void blur_with_derivative(const Image &input, float sigma, const BlurOptions &opt, Image &out, Image &d_out) {
     check_sigma(sigma, "sigma");
     check_std_devs(opt.std_devs);
-    Image out = like(input), d_out = like(input);
+    check_same_size(input, out, "blur output");
+    check_same_size(input, d_out, "blur derivative output");
     auto fn = lookup("blur_with_derivative", opt.variant, &blurmix_blur_with_derivative_cpu_manual);
     check(fn(in(input), sigma, opt.std_devs, (int)opt.boundary, out, d_out), "blur with derivative", opt.variant);
     to_host(out);
     to_host(d_out);
-    return {out, d_out};
 }
 
 Image mix(const Image &blur_min, const Image &blur_max, const Map &logits, const Variant &v) {

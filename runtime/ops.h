@@ -28,6 +28,8 @@ Image blur(const Image &in, float sigma, const BlurOptions &opt = {});
 void blur(const Image &in, float sigma, const BlurOptions &opt, Image &out);
 // The blur and its derivative with respect to sigma.
 std::pair<Image, Image> blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt = {});
+// Into existing images of the input's size.
+void blur_with_derivative(const Image &in, float sigma, const BlurOptions &opt, Image &out, Image &d_out);
 
 // x_hat = m A + (1 - m) B with m = sigmoid(logit). logits is width x height, or 1x1 for one
 // global logit.
