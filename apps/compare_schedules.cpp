@@ -2,6 +2,8 @@
 // sizes, checks each result against the manual CPU schedule, and prints a Markdown table (and
 // CSV with --csv). Exit status 0 when every variant agrees, 1 when one does not, 2 on a bad
 // command line, 77 when a device asked for with --devices is not available here.
+// GPU variants also get a blur row with the data left on the device ("on the device"): the
+// kernels' own time, against which the device's memory bandwidth is a bound.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -9,12 +11,15 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 
+#include "HalideRuntime.h"
 #include "blurmix.h"
-#include "scales.h"
 #include "halide_benchmark.h"
+#include "pipeline_headers.h"
+#include "scales.h"
 #ifdef BLURMIX_WITH_OPENCV
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -109,6 +114,52 @@ std::string not_built(const std::vector<std::string> &pipelines, const Variant &
     return "";
 }
 
+// The blur pipeline of one variant called with its input and output kept on the device between
+// calls. The runtime's blur() copies its input over and its result back on every call (the other
+// blur rows), which on a discrete GPU costs more than the kernels; here the input goes over once,
+// in the first call, and the result comes back only to be checked. One pair of buffers per
+// variant, so that no buffer moves between devices.
+class DeviceBlur {
+  public:
+    DeviceBlur(const Image &src, float sigma) : src_(src), sigma_(sigma) {}
+
+    // The result, copied back to the host; on the CPU, the runtime's blur.
+    Image run(const Variant &v) {
+        if (v.device == "cpu") return blur(src_, sigma_, {2.f, Boundary::zero, v});
+        Buffers &b = buffers(v);
+        call(v, b);
+        check_pipeline(b.out.copy_to_host(), "copy to host");
+        return b.out.copy();
+    }
+
+    // kCalls calls, then a wait until the device has finished them.
+    void time(const Variant &v) {
+        Buffers &b = buffers(v);
+        for (int i = 0; i < kCalls; i++) call(v, b);
+        check_pipeline(b.out.device_sync(), "device sync");
+    }
+    static constexpr int kCalls = 8;
+
+  private:
+    struct Buffers {
+        Image in, out;
+    };
+    Buffers &buffers(const Variant &v) {
+        auto it = buffers_.find(to_string(v));
+        if (it != buffers_.end()) return it->second;
+        Buffers b{src_.copy(), Image(src_.width(), src_.height(), src_.channels())};
+        b.in.set_host_dirty();  // copied to the device by the first call, then left there
+        return buffers_.emplace(to_string(v), std::move(b)).first->second;
+    }
+    void call(const Variant &v, Buffers &b) {
+        auto fn = reinterpret_cast<decltype(&blurmix_blur_cpu_manual)>(find_pipeline("blur", v));
+        check_pipeline(fn(b.in.raw_buffer(), sigma_, 2.f, (int)Boundary::zero, b.out.raw_buffer()), "blur");
+    }
+    const Image &src_;
+    const float sigma_;
+    std::map<std::string, Buffers> buffers_;
+};
+
 std::string fmt(double v, int digits) {
     if (std::isnan(v)) return "";
     std::ostringstream s;
@@ -124,16 +175,19 @@ int main(int argc, char **argv) {
     CLI::App app{"Times every stage for every built schedule and available device; checks each "
                  "against the manual CPU schedule"};
     std::vector<int> sizes = {64, 512, 2048};
-    std::vector<std::string> devices, schedules;
+    std::vector<std::string> devices, schedules, stage_filter;
     std::string csv_path;
-    bool quick = false;
+    bool quick = false, reuse_device_allocations = false;
     int fit_iters = 100;
     app.add_option("--sizes", sizes, "square image sizes")->delimiter(',')->check(CLI::Range(8, 8192));
     app.add_option("--devices", devices, "devices to run (default: every device built and present)")->delimiter(',');
     app.add_option("--schedules", schedules, "schedules to run (default: every one built)")->delimiter(',');
+    app.add_option("--stages", stage_filter, "run only the stages whose name contains one of these words")->delimiter(',');
     app.add_option("--csv", csv_path, "also write the table as CSV to this file");
     app.add_option("--fit-iters", fit_iters, "iterations of the whole local fit")->check(CLI::Range(1, 100000));
     app.add_flag("--quick", quick, "small sizes, few repeats, a short fit: a check, not a measurement");
+    app.add_flag("--reuse-device-allocations", reuse_device_allocations,
+                 "let Halide keep freed GPU allocations for the next call (halide_reuse_device_allocations)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -145,6 +199,8 @@ int main(int argc, char **argv) {
         if (app.count("--fit-iters") == 0) fit_iters = 10;
         settings = {3, 0.002};
     }
+
+    if (reuse_device_allocations) halide_reuse_device_allocations(nullptr, true);
 
     try {
         // Opened first, so that an unwritable path is refused before the long run.
@@ -198,14 +254,24 @@ int main(int argc, char **argv) {
                 bool unit_scale = true;
                 std::vector<std::string> pipelines = {"blur"};  // what it runs
                 bool whole_fit = false;  // timed once at large sizes, checked to 1e-3
+                bool gpu_only = false;   // no rows for the CPU variants
+                int calls_per_op = 1;    // op makes this many calls; the row is per call
             };
             Image out(n, n, 1);
             std::vector<Stage> stages;
+            std::vector<std::unique_ptr<DeviceBlur>> device_blurs;
             for (float s : {1.f, 3.f, 9.f}) {
                 stages.push_back({"blur sigma " + fmt(s, 0),
                                   [&, s](const Variant &v) { return blur(src, s, {2.f, Boundary::zero, v}); },
                                   [&, s](const Variant &v) { blur(src, s, {2.f, Boundary::zero, v}, out); },
                                   blur_flops(s)});
+                DeviceBlur *db = device_blurs.emplace_back(std::make_unique<DeviceBlur>(src, s)).get();
+                Stage on_device{"blur sigma " + fmt(s, 0) + " on the device",
+                                [db](const Variant &v) { return db->run(v); },
+                                [db](const Variant &v) { db->time(v); }, blur_flops(s)};
+                on_device.gpu_only = true;
+                on_device.calls_per_op = DeviceBlur::kCalls;
+                stages.push_back(on_device);
             }
             stages.push_back({"mix", [&](const Variant &v) { return mix(a, b, logits, v); },
                               [&](const Variant &v) { mix(a, b, logits, v, out); }, NAN, true, {"mix"}});
@@ -279,12 +345,22 @@ int main(int argc, char **argv) {
                               }, NAN, true, {"blur", "fit_moments", "fit_steps", "fit_maps", "mix"}, true});
 
             for (const Stage &st : stages) {
+                if (!stage_filter.empty() &&
+                    std::none_of(stage_filter.begin(), stage_filter.end(),
+                                 [&](const std::string &w) { return st.name.find(w) != std::string::npos; })) {
+                    continue;
+                }
+                if (st.gpu_only && std::all_of(variants.begin(), variants.end(),
+                                               [](const Variant &v) { return v.device == "cpu"; })) {
+                    continue;
+                }
                 Settings s = settings;
                 if (st.whole_fit && n >= 1024) s = {1, 0.0};  // one run: it is long, and warm after the check
                 Image want = st.run(reference);
                 double naive_ms = NAN;
                 std::vector<Row> stage_rows;
                 for (const Variant &v : variants) {
+                    if (st.gpu_only && v.device == "cpu") continue;
                     Row r{st.name, v.device, v.schedule, "ok", n};
                     std::string why = not_built(st.pipelines, v);
                     if (!why.empty()) {
@@ -310,7 +386,7 @@ int main(int argc, char **argv) {
                         r.status = "DIFFERS";
                         all_agree = false;
                     }
-                    r.ms = 1e3 * median_seconds([&] { st.op(v); }, s);
+                    r.ms = 1e3 * median_seconds([&] { st.op(v); }, s) / st.calls_per_op;
                     r.mpix = mpix / (r.ms * 1e-3);
                     if (!std::isnan(st.flops)) r.gflops = st.flops * n * n / (r.ms * 1e-3) / 1e9;
                     if (v.device == "cpu" && v.schedule == "naive") naive_ms = r.ms;
@@ -318,7 +394,7 @@ int main(int argc, char **argv) {
                     std::cerr << "." << std::flush;
                 }
 #ifdef BLURMIX_WITH_OPENCV
-                if (!std::isnan(st.flops)) {
+                if (!std::isnan(st.flops) && !st.gpu_only) {
                     const float sigma = std::stof(st.name.substr(st.name.rfind(' ') + 1));
                     std::vector<float> k = taps(sigma);
                     cv::Mat kernel(1, (int)k.size(), CV_32F, k.data());
