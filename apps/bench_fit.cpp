@@ -1,13 +1,18 @@
 // bench_fit: times the fits of the fit-speed issue against the PyTorch seed loop, in one run.
-//   bench_fit [--torch PYTHON] [--quick]
+//   bench_fit [--torch PYTHON] [--anchor SCRIPT] [--quick]
+//   bench_fit --device cuda [--schedule manual] [--sizes 2048,8192] [--iters 100] [--torch-device cuda]
 // Cases: 64x64 local and global x 1000 (the seed's B and C), 2048x2048 local x 100, 512x512
-// local with learned sigmas x 100. Each blurmix case is timed with halide_benchmark.h (best of
-// several runs, warm); the PyTorch anchor (apps/bench/seed_torch.py) runs in a subprocess when a
-// python3 with torch is found, and prints its own seconds. The ratios use the whole blurmix
-// process where it was timed (the 64x64 cases), else fit().
+// local with learned sigmas x 100. With --device or --sizes: local fits of the given sizes on that
+// device, against the anchor on --torch-device (cuda when --device is cuda: the same GPU). Each
+// blurmix case is timed with halide_benchmark.h (best of several runs, warm); the PyTorch anchor
+// (apps/bench/seed_torch.py) runs in a subprocess when a python3 with torch is found, and prints
+// its own seconds. The ratios use the whole blurmix process where it was timed (the 64x64 cases),
+// else fit(). Exit status 77 when the device does not answer here.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -39,11 +44,14 @@ Image left_right_target(const Image &x) {
 
 struct Torch {
     double cached = -1, reblur = -1;  // seconds for the fit loop
+    double cached_loss = NAN;         // the final loss of the loop with cached blurs
 };
 
-// Runs the anchor for one size; returns the local (C) fit seconds, scaled to `iters`.
-std::map<std::string, Torch> run_torch(const std::string &python, const std::string &script, int n, int iters) {
-    std::string cmd = python + " " + script + " --size " + std::to_string(n) + " --iters " + std::to_string(iters) + " 2>/dev/null";
+// Runs the anchor for one size on a torch device; returns each experiment's fit seconds.
+std::map<std::string, Torch> run_torch(const std::string &python, const std::string &script, int n, int iters,
+                                       const std::string &device) {
+    std::string cmd = python + " " + script + " --size " + std::to_string(n) + " --iters " + std::to_string(iters) +
+                      " --device " + device + " 2>/dev/null";
     std::map<std::string, Torch> out;
     FILE *p = popen(cmd.c_str(), "r");
     if (!p) return out;
@@ -52,7 +60,9 @@ std::map<std::string, Torch> run_torch(const std::string &python, const std::str
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.contains("seconds")) continue;
         Torch &t = out[j["exp"].get<std::string>()];
-        (j["cached_blurs"].get<bool>() ? t.cached : t.reblur) = j["seconds"].get<double>();
+        const bool cached = j["cached_blurs"].get<bool>();
+        (cached ? t.cached : t.reblur) = j["seconds"].get<double>();
+        if (cached) t.cached_loss = j["loss_final"].get<double>();
     }
     pclose(p);
     return out;
@@ -92,11 +102,40 @@ double process_ms(const std::string &driver, const Image &x, const Image &target
 
 int main(int argc, char **argv) {
     CLI::App app{"bench_fit: blurmix fits against the PyTorch seed loop"};
-    std::string python = "python3", script = BLURMIX_TORCH_ANCHOR;
+    std::string python = "python3", script = BLURMIX_TORCH_ANCHOR, torch_device;
     bool quick = false;
+    Variant variant;
+    std::vector<int> sizes;
+    int iters = 100, torch_iters = 0;
     app.add_option("--torch", python, "python with torch for the anchor ('' to skip)")->capture_default_str();
+    app.add_option("--anchor", script, "the PyTorch anchor script")->capture_default_str();
     app.add_flag("--quick", quick, "small sizes only (a smoke test)");
+    app.add_option("--device", variant.device, "device of the blurmix fits (cpu, opencl, cuda as built)")->capture_default_str();
+    app.add_option("--schedule", variant.schedule, "schedule of the blurmix fits")->capture_default_str();
+    app.add_option("--sizes", sizes, "local fits of these square sizes (default with --device: 2048,8192)")
+        ->delimiter(',')->check(CLI::Range(8, 16384));
+    app.add_option("--iters", iters, "iterations of the --sizes fits")->capture_default_str()->check(CLI::Range(1, 100000));
+    app.add_option("--torch-device", torch_device, "torch device of the anchor (default: cuda with --device cuda, else cpu)");
+    app.add_option("--torch-iters", torch_iters,
+                   "the anchor's iterations for the --sizes fits, its time scaled to --iters (default: --iters on "
+                   "a GPU, 5 on the CPU)")->check(CLI::Range(1, 100000));
     CLI11_PARSE(app, argc, argv);
+    if (torch_device.empty()) torch_device = variant.device == "cuda" ? "cuda" : "cpu";
+    if (torch_iters == 0) torch_iters = torch_device == "cpu" ? std::min(iters, 5) : iters;
+    if (variant.device != "cpu" && sizes.empty()) sizes = {2048, 8192};
+    try {
+        bool built = false;
+        for (const Variant &v : built_variants()) built |= v.device == variant.device && v.schedule == variant.schedule;
+        if (!built) throw Error("no pipelines were built for " + to_string(variant) + " (BLURMIX_GPU_TARGETS, BLURMIX_SCHEDULES)");
+        const std::string why = device_status(variant.device);
+        if (!why.empty()) {
+            std::fprintf(stderr, "SKIPPED: device %s is not available: %s\n", variant.device.c_str(), why.c_str());
+            return 77;
+        }
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "bench_fit: %s\n", e.what());
+        return 2;
+    }
 
     struct Case {
         std::string name;
@@ -112,7 +151,17 @@ int main(int argc, char **argv) {
         {"512x512 local, learned sigmas x100", 512, 100, Mode::local, true, 20},
     };
     if (quick) cases = {{"64x64 local x100", 64, 100, Mode::local, false, 0}};
+    if (!sizes.empty()) {
+        cases.clear();
+        for (int n : sizes) {
+            const std::string size = std::to_string(n) + "x" + std::to_string(n);
+            cases.push_back({size + " local x" + std::to_string(iters), n, iters, Mode::local, false, torch_iters});
+        }
+    }
 
+    std::printf("blurmix on %s; PyTorch anchor on %s\n", to_string(variant).c_str(), torch_device.c_str());
+    std::vector<std::string> loss_lines;
+    bool failed = false;
     std::printf("| case | blurmix fit() ms | blurmix process ms | PyTorch cached ms | PyTorch re-blur ms | vs cached | vs re-blur |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     for (const Case &c : cases) {
@@ -124,26 +173,46 @@ int main(int argc, char **argv) {
         opt.learn_sigmas = c.learn;
         opt.sigma_min = 3.f;
         opt.sigma_max = 9.f;
-        double ms = 1e3 * Halide::Tools::benchmark([&] { fit(x, target, opt); },
-                                                   {0.1, c.n >= 512 ? 2.0 : 0.5, 3}).wall_time;
+        opt.blur.variant = variant;
+        float last_loss = NAN;
+        double ms;
+        try {
+            ms = 1e3 * Halide::Tools::benchmark([&] { last_loss = fit(x, target, opt).losses.back().loss; },
+                                                {0.1, c.n >= 512 ? 2.0 : 0.5, 3}).wall_time;
+        } catch (const std::exception &e) {
+            std::printf("| %s | fails: %s | | | | | |\n", c.name.c_str(), e.what());
+            failed = true;
+            continue;
+        }
         // For the small cases the issue compares whole processes with the PyTorch loop alone.
         double proc = c.n <= 64 && !quick ? process_ms(BLURMIX_DRIVER, x, target, c.mode, c.iters) : -1;
         const double best = proc > 0 ? proc : ms;
         Torch t;
         if (!python.empty() && c.torch_iters > 0) {
-            auto r = run_torch(python, script, c.n, c.torch_iters);
+            auto r = run_torch(python, script, c.n, c.torch_iters, torch_device);
             auto it = r.find(c.mode == Mode::local ? "C_local" : "B_global");
             if (it != r.end()) {
                 double scale = (double)c.iters / c.torch_iters;
                 t.cached = it->second.cached * scale * 1e3;
                 t.reblur = it->second.reblur * scale * 1e3;
+                t.cached_loss = it->second.cached_loss;
             }
         }
         auto cell = [](double v) { return v < 0 ? std::string("-") : std::to_string(v).substr(0, 8); };
         auto ratio = [&](double v) { return v < 0 ? std::string("-") : std::to_string(v / best).substr(0, 6) + "x"; };
         std::printf("| %s | %.3f | %s | %s | %s | %s | %s |\n", c.name.c_str(), ms, cell(proc).c_str(), cell(t.cached).c_str(),
                     cell(t.reblur).c_str(), ratio(t.cached).c_str(), ratio(t.reblur).c_str());
+        if (!sizes.empty() && c.torch_iters == c.iters && !std::isnan(t.cached_loss)) {
+            char line[256];
+            std::snprintf(line, sizeof line, "%s: blurmix %.6g, PyTorch (cached blurs) %.6g", c.name.c_str(), last_loss,
+                          t.cached_loss);
+            loss_lines.push_back(line);
+        }
         std::fflush(stdout);
     }
-    return 0;
+    // The same problem on both sides, from different noise draws (std::mt19937 here, torch.randn
+    // there): the final losses should be close, not equal.
+    if (!loss_lines.empty()) std::printf("\nLoss before the last iteration's update:\n");
+    for (const std::string &l : loss_lines) std::printf("- %s\n", l.c_str());
+    return failed ? 1 : 0;
 }
