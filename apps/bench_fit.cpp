@@ -47,11 +47,12 @@ struct Torch {
     double cached_loss = NAN;         // the final loss of the loop with cached blurs
 };
 
-// Runs the anchor for one size on a torch device; returns each experiment's fit seconds.
+// Runs the anchor for one size on a torch device, on its own random signal or on `input` (an .npy
+// path, "" for none); returns each experiment's fit seconds.
 std::map<std::string, Torch> run_torch(const std::string &python, const std::string &script, int n, int iters,
-                                       const std::string &device) {
+                                       const std::string &device, const std::string &input) {
     std::string cmd = python + " " + script + " --size " + std::to_string(n) + " --iters " + std::to_string(iters) +
-                      " --device " + device + " 2>/dev/null";
+                      " --device " + device + (input.empty() ? "" : " --input " + input) + " 2>/dev/null";
     std::map<std::string, Torch> out;
     FILE *p = popen(cmd.c_str(), "r");
     if (!p) return out;
@@ -189,7 +190,18 @@ int main(int argc, char **argv) {
         const double best = proc > 0 ? proc : ms;
         Torch t;
         if (!python.empty() && c.torch_iters > 0) {
-            auto r = run_torch(python, script, c.n, c.torch_iters, torch_device);
+            // The --sizes fits give the anchor their own signal, so that the losses can be compared.
+            std::string input;
+            char dir[] = "/tmp/bench_fit-XXXXXX";
+            if (!sizes.empty() && mkdtemp(dir)) {
+                input = std::string(dir) + "/x.npy";
+                save_npy(input, x);
+            }
+            auto r = run_torch(python, script, c.n, c.torch_iters, torch_device, input);
+            if (!input.empty()) {
+                std::remove(input.c_str());
+                rmdir(dir);
+            }
             auto it = r.find(c.mode == Mode::local ? "C_local" : "B_global");
             if (it != r.end()) {
                 double scale = (double)c.iters / c.torch_iters;
@@ -204,15 +216,15 @@ int main(int argc, char **argv) {
                     cell(t.reblur).c_str(), ratio(t.cached).c_str(), ratio(t.reblur).c_str());
         if (!sizes.empty() && c.torch_iters == c.iters && !std::isnan(t.cached_loss)) {
             char line[256];
-            std::snprintf(line, sizeof line, "%s: blurmix %.6g, PyTorch (cached blurs) %.6g", c.name.c_str(), last_loss,
-                          t.cached_loss);
+            std::snprintf(line, sizeof line, "%s: blurmix %.7g, PyTorch (cached blurs) %.7g, relative difference %.2g",
+                          c.name.c_str(), last_loss, t.cached_loss, std::abs(last_loss - t.cached_loss) / t.cached_loss);
             loss_lines.push_back(line);
         }
         std::fflush(stdout);
     }
-    // The same problem on both sides, from different noise draws (std::mt19937 here, torch.randn
-    // there): the final losses should be close, not equal.
-    if (!loss_lines.empty()) std::printf("\nLoss before the last iteration's update:\n");
+    // The same signal and target on both sides: the losses should agree to float32 rounding,
+    // amplified by the steps (compare_schedules allows 1e-3 between whole fits).
+    if (!loss_lines.empty()) std::printf("\nLoss before the last iteration's update, the same signal on both sides:\n");
     for (const std::string &l : loss_lines) std::printf("- %s\n", l.c_str());
     return failed ? 1 : 0;
 }

@@ -304,7 +304,7 @@ EOF
   local torch_device=cpu
   [ "$device" = cuda ] && torch_device=cuda
   SHOW_LINES=20 step bench_fit 180 "$bin/bench_fit" --device "$device" --sizes "$fit_sizes" --iters 100 \
-    --torch "$python" --anchor "$bundle_dir/seed_torch.py" --torch-device "$torch_device"
+    --torch "$python" --anchor "$bundle_dir/seed_torch.py" --torch-device "$torch_device" --torch-iters 100
   cp "$work/logs/bench_fit.log" "$out/bench_fit.md" 2>/dev/null
 
   # 6. The blurmix command on the device: a blur and a fit, each against the CPU's.
