@@ -354,7 +354,7 @@ EOF
   # 8. compare_schedules: every stage, each size its own run, last: the longest.
   local n
   for n in ${sizes//,/ }; do
-    step "compare_$n" $((n >= 8192 ? 240 : n >= 2048 ? 120 : 60)) "$bin/compare_schedules" --devices "cpu,$device" \
+    step "compare_$n" $((n >= 8192 ? 240 : n >= 2048 ? 120 : 90)) "$bin/compare_schedules" --devices "cpu,$device" \
       --sizes "$n" --csv "$work/logs/compare_$n.csv"
   done
 
@@ -406,6 +406,8 @@ try:
         if line.startswith("| ") and " local x" in line:
             c = [x.strip() for x in line.strip().strip("|").split("|")]
             print("fit %s: blurmix %s ms, PyTorch cached %s ms (%s), re-blur %s ms (%s)" % (c[0], c[1], c[3], c[5], c[4], c[6]))
+        elif "relative difference" in line:
+            print("fit loss" + line.strip()[1:])
 except OSError:
     pass
 EOF
