@@ -389,8 +389,8 @@ try:
         if line.startswith("{"):
             b = json.loads(line)
             floor = b["blur_floor_s"] * 1e3
-            print("bounds: copy %.0f GB/s, FP32 %.1f TFLOP/s; blur %sx%s sigma 9 floor %.3f ms" % (
-                b["copy_bytes_per_s"] / 1e9, b["fp32_matmul_flops_per_s"] / 1e12, n, n, floor))
+            print("bounds: copy %.0f GB/s, FP32 %.1f TFLOP/s; blur %dx%d sigma 9 floor %.3f ms" % (
+                b["copy_bytes_per_s"] / 1e9, b["fp32_matmul_flops_per_s"] / 1e12, b["blur_size"], b["blur_size"], floor))
 except OSError:
     pass
 rows = []
