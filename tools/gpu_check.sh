@@ -59,9 +59,11 @@ bundle() {
     [ -f "$f" ] || { echo "gpu_check bundle: $f is missing (libpng-dev, zlib1g-dev)" >&2; exit 2; }
   done
   # The GPU libraries' host code and the CPU reference for any x86-64 (not "host": this
-  # machine's AVX-512 need not be there). OpenCV off: its shared libraries are not there.
+  # machine's AVX-512 need not be there). OpenCV off: its shared libraries are not there. The
+  # Python package off: a shared module cannot take the static libpng (not built for PIC), and
+  # it would be for this Python, not the GPU machine's.
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DBLURMIX_SCHEDULES=manual \
+    -DBLURMIX_SCHEDULES=manual -DBLURMIX_PYTHON=OFF \
     -DBLURMIX_CPU_TARGETS="x86-64-linux-avx2-avx-fma-f16c-sse41;x86-64-linux" \
     -DBLURMIX_COMPARE_TARGETS=x86-64-linux \
     -DBLURMIX_GPU_TARGETS="x86-64-linux-opencl-cl_doubles;x86-64-linux-cuda-cuda_capability_86" \
