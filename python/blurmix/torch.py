@@ -7,8 +7,8 @@ mixing weights.
     opt = torch.optim.Adamax(blur.parameters(), lr=0.1)
     loss = ((blur(x) - target) ** 2).mean(); loss.backward(); opt.step()
 
-Tensors are float32 on the CPU, used without copies when contiguous. (This build has no CUDA
-pipelines: CUDA tensors are refused.) Gradients: d/dx through the blur's adjoint (the blur itself
+Tensors are float32 on the CPU, used without copies when contiguous. (CUDA tensors are refused
+for now: the backward pipelines are built for the CPU only.) Gradients: d/dx through the blur's adjoint (the blur itself
 with zero padding; for clamp and mirror the adjoint of the edge extension is applied too), d/dsigma
 through the normalized taps' analytic derivative (blur_with_derivative), d/dlogits through the
 mix's vector-Jacobian product (python/generators/backward_generator.cpp). The half-width
@@ -28,8 +28,8 @@ def _check_tensor(t, name: str) -> None:
     if not isinstance(t, _torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
     if t.device.type != "cpu":
-        raise ValueError(f"{name} is on {t.device}, but this blurmix was built without GPU pipelines "
-                         f"for PyTorch: it runs on CPU tensors only (move it with .cpu())")
+        raise ValueError(f"{name} is on {t.device}, but blurmix.torch takes CPU tensors only for now "
+                         f"(its backward pipelines are built for the CPU): move it with .cpu()")
     if t.dtype != _torch.float32:
         raise TypeError(f"{name} must be a float32 tensor, not {t.dtype} (convert it with .float())")
 
