@@ -1,6 +1,8 @@
 #include "driver_io.h"
 
+#include <exception>
 #include <filesystem>
+#include <future>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -61,6 +63,20 @@ void prepare_output_dir(const std::string &dir, const std::vector<std::string> &
         throw Error(dir + ": the output directory is not writable");
     }
     for (const std::string &name : names) check_new_output(dir + "/" + name, force);
+}
+
+void write_concurrently(const std::vector<std::function<void()>> &writes) {
+    std::vector<std::future<void>> running;
+    for (const auto &w : writes) running.push_back(std::async(std::launch::async, w));
+    std::exception_ptr first;
+    for (auto &r : running) {
+        try {
+            r.get();
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
+    }
+    if (first) std::rethrow_exception(first);
 }
 
 }  // namespace blurmix

@@ -2,6 +2,7 @@
 // colour rule on the way in and out, and the checks that refuse an output before any work.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,9 @@ void check_new_output(const std::string &path, bool force);
 // Creates dir if needed, checks that a file can be written in it, and check_new_output for each
 // of the names the subcommand will write there.
 void prepare_output_dir(const std::string &dir, const std::vector<std::string> &names, bool force);
+// Runs independent writes (each an atomic file) at once on threads of their own and waits for all;
+// the first failure is rethrown once all have ended. A fit's outputs are four files, and the
+// PNG encoding of one held up the writing of the others.
+void write_concurrently(const std::vector<std::function<void()>> &writes);
 
 }  // namespace blurmix

@@ -106,12 +106,20 @@ public:
         opt_.should_stop = [] { return interrupt_signal() != 0; };
         FitResult r = stack_used_ ? fit_scales(source, target, opt_, so_) : fit(source, target, opt_);
         if (!out_.empty()) {
-            if (stack_used_) save_npy(out_ + "/scale.npy", scale_position_of(r.params, so_.scales));
-            save_output(out_ + "/" + fitted_name, r.fitted, in_);
-            if (!stack_used_) save_npy(out_ + "/weights.npy", r.weights);
-            save_npy(out_ + "/sigma.npy", r.sigma);
-            save_colormap_png(out_ + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
-                              std::max(r.sigma_min, r.sigma_max), "sigma");
+            std::vector<std::function<void()>> writes = {
+                [&] { save_output(out_ + "/" + fitted_name, r.fitted, in_); },
+                [&] { save_npy(out_ + "/sigma.npy", r.sigma); },
+                [&] {
+                    save_colormap_png(out_ + "/sigma.png", r.sigma, std::min(r.sigma_min, r.sigma_max),
+                                      std::max(r.sigma_min, r.sigma_max), "sigma");
+                },
+            };
+            if (stack_used_) {
+                writes.push_back([&] { save_npy(out_ + "/scale.npy", scale_position_of(r.params, so_.scales)); });
+            } else {
+                writes.push_back([&] { save_npy(out_ + "/weights.npy", r.weights); });
+            }
+            write_concurrently(writes);
         }
         nlohmann::json j = fit_json(r, opt_);
         if (stack_used_) {
