@@ -169,7 +169,7 @@ if ((rc == 0)); then
   grep -E '^(experiment|  |[ABCD][: ])' "$logs/demo.log" | head -n 30 | sed 's/^/  | /' || true
 fi
 timed "./build.sh test" "$logs/test.log" in_root "./build.sh test" || rc=1
-grep -E 'tests passed|tests failed|passed, .* failed' "$logs/test.log" | sed 's/^/  | /' || true
+grep -E 'tests passed|tests failed|[0-9]+ (passed|failed)' "$logs/test.log" | sed 's/^/  | /' || true
 
 if ((rc == 0)); then
   echo "fresh_debian_check: PASSED: both quick-start commands work on a clean Debian 12 root"
