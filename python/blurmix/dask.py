@@ -1,0 +1,194 @@
+"""blurmix on Dask arrays: the blur, the mix and the exact local blur of images too big for one
+machine's memory, tiled so that the result equals the whole-array call bit for bit.
+
+    import dask.array as da, blurmix.dask as bd
+    x = da.from_zarr("scene.zarr")                      # (H, W) or (H, W, C), chunked any way
+    y = bd.gaussian_blur(x, 4.0, boundary="mirror")     # lazy; y.compute() or y.to_zarr(...)
+
+Why it is exact: every output pixel needs only the input within the kernel's half-width
+r = max(1, ceil(std_devs sigma_max)) of it. The whole image is first extended by r with its
+boundary rule (zero, clamp = edge, mirror = symmetric: the edge repeated), which are then the
+values the one-machine pipelines read beyond the image; every block is given its neighbours' r
+pixels (dask.array.overlap, boundary "none": the padding is the outer halo), blurred with boundary
+"zero" (nothing beyond the block is ever read for a kept pixel) and cropped by r on every side. The
+separable blur's taps do not depend on the pixel's position, so each kept pixel sums the same
+values in the same order as on the whole image.
+
+Each block's position is never needed (dask.array.map_overlap's block_info locations are not
+trusted: dask issue 11349): the padding is merged into the outer chunks, so every overlapped block
+is cropped by r on every side. Chunks smaller than r are merged with their neighbours first (dask's
+overlap needs each chunk at least as large as the depth); channels are put into one chunk.
+"""
+import math
+
+import numpy as np
+
+import blurmix
+
+__all__ = ["gaussian_blur", "mix", "local_blur", "halo"]
+
+# np.pad / da.pad modes giving the pipelines' boundary rules beyond the image's edges.
+_PAD_MODE = {"zero": "constant", "clamp": "edge", "mirror": "symmetric"}
+
+
+def halo(sigma_max: float, std_devs: float = 2.0) -> int:
+    """The pixels a tile needs from its neighbours: the kernel half-width of the largest sigma."""
+    return int(blurmix.half_width(float(sigma_max), float(std_devs)))
+
+
+def _dask_array(a, name: str):
+    import dask.array as da
+    if not isinstance(a, da.Array):
+        a = da.asarray(a)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    if a.dtype != np.float32:
+        raise TypeError(f"{name} must be a float32 or float64 array, not {a.dtype}")
+    return a
+
+
+def _image(x, name: str = "x"):
+    x = _dask_array(x, name)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), not {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty: shape {x.shape}")
+    if x.ndim == 3 and len(x.chunks[2]) > 1:
+        x = x.rechunk({2: -1})  # a pixel's channels are blurred by one call
+    return x
+
+
+def _map(m, name: str, x):
+    m = _dask_array(m, name)
+    if m.shape != x.shape[:2]:
+        raise ValueError(f"{name} must have shape (H, W) = {tuple(x.shape[:2])}, not {m.shape}")
+    return m
+
+
+def _boundary(boundary) -> str:
+    boundary = str(boundary)
+    if boundary not in _PAD_MODE:
+        raise ValueError(f"boundary must be zero, clamp or mirror, not '{boundary}'")
+    return boundary
+
+
+def _at_least(chunks, r: int):
+    """The chunks of one axis with those smaller than r merged into their neighbours."""
+    merged = []
+    for c in chunks:
+        if merged and merged[-1] < r:
+            merged[-1] += c
+        else:
+            merged.append(c)
+    if len(merged) > 1 and merged[-1] < r:
+        last = merged.pop()
+        merged[-1] += last
+    return tuple(merged)
+
+
+def _padded_blocks(a, r: int, mode: str, spatial_chunks, fill=0.0):
+    """a (H, W[, C]) extended by r on both spatial axes with `mode`, the padding merged into the
+    outer chunks, overlapped by r: every block is its chunk with r pixels on every side."""
+    import dask.array as da
+    a = a.rechunk(tuple(spatial_chunks) + tuple((s,) for s in a.shape[2:]))  # fewer tasks to pad
+    pad = [(r, r), (r, r)] + [(0, 0)] * (a.ndim - 2)
+    if mode == "constant":
+        p = da.pad(a, pad, mode="constant", constant_values=fill)
+    elif mode == "symmetric":
+        # da.pad reflects once only: repeated reflections (as NumPy's) where r exceeds the image.
+        p = a
+        for axis in range(2):
+            left = right = r
+            while left or right:
+                n = p.shape[axis]
+                step = [(0, 0)] * a.ndim
+                step[axis] = (min(left, n), min(right, n))
+                p = da.pad(p, step, mode="symmetric")
+                left, right = left - step[axis][0], right - step[axis][1]
+    else:
+        p = da.pad(a, pad, mode=mode)
+    chunks = []
+    for axis in range(2):
+        c = list(spatial_chunks[axis])
+        c[0] += r
+        c[-1] += r
+        chunks.append(tuple(c))
+    p = p.rechunk(tuple(chunks) + tuple((s,) for s in a.shape[2:]))
+    depth = {0: r, 1: r}
+    depth.update({axis: 0 for axis in range(2, a.ndim)})
+    return da.overlap.overlap(p, depth=depth, boundary="none")
+
+
+def _tiled(fn, x, r: int, boundary: str, maps=(), map_fill=()):
+    """fn(x_block, *map_blocks) on every overlapped block of x (and of the (H, W) maps, padded with
+    their constant fill), each result cropped by r: a dask array of x's shape and chunks."""
+    if r < 1:
+        raise ValueError(f"the halo must be at least 1 pixel, not {r}")
+    spatial = (_at_least(x.chunks[0], r), _at_least(x.chunks[1], r))
+    blocks = _padded_blocks(x, r, _PAD_MODE[boundary], spatial)
+    # Maps get a trailing axis of size 1 beside a 3-D image, so that map_blocks pairs the blocks.
+    map_blocks = []
+    for m, fill in zip(maps, map_fill):
+        mb = _padded_blocks(m, r, "constant", spatial, fill)
+        map_blocks.append(mb[..., None] if x.ndim == 3 else mb)
+    out_chunks = spatial + tuple((s,) for s in x.shape[2:])
+
+    def block(xb, *mbs):
+        mbs = [mb[..., 0] if x.ndim == 3 else mb for mb in mbs]
+        return fn(xb, *mbs)[r:-r, r:-r]
+
+    return blocks.map_blocks(block, *map_blocks, chunks=out_chunks, dtype=np.float32,
+                             meta=np.empty((0,) * x.ndim, np.float32))
+
+
+def gaussian_blur(arr, sigma, *, std_devs=2.0, boundary="zero"):
+    """blurmix.gaussian_blur on a dask array (H, W) or (H, W, C), lazily, tile by tile; equal to
+    the whole-array call bit for bit. Chunks smaller than the halo (halo(sigma, std_devs)) are
+    merged with their neighbours, so the result's chunks may be larger than arr's."""
+    sigma, std_devs, boundary = float(sigma), float(std_devs), _boundary(boundary)
+    blurmix._core.check_blur_args(sigma, std_devs, boundary)
+    x = _image(arr)
+    return _tiled(lambda b: blurmix.gaussian_blur(b, sigma, std_devs=std_devs, boundary="zero"),
+                  x, halo(sigma, std_devs), boundary)
+
+
+def mix(arr, weights, sigma_min, sigma_max, *, std_devs=2.0, boundary="zero"):
+    """blurmix.mix on a dask array: w blur(x, sigma_min) + (1 - w) blur(x, sigma_max), weights an
+    (H, W) map (dask or NumPy) in [0, 1] or one number; equal to the whole-array call bit for bit."""
+    sigma_min, sigma_max = float(sigma_min), float(sigma_max)
+    std_devs, boundary = float(std_devs), _boundary(boundary)
+    blurmix._core.check_sigma(sigma_min, "sigma-min")
+    blurmix._core.check_sigma(sigma_max, "sigma-max")
+    x = _image(arr)
+    r = max(halo(sigma_min, std_devs), halo(sigma_max, std_devs))
+
+    if np.ndim(weights) == 0 and not hasattr(weights, "dask"):
+        w = float(weights)
+        return _tiled(lambda b: blurmix.mix(b, w, sigma_min, sigma_max, std_devs=std_devs, boundary="zero"),
+                      x, r, boundary)
+    wmap = _map(weights, "weights", x)
+    # The padding's weights are cropped away; 0.5 is a valid weight (finite logit).
+    return _tiled(lambda b, wb: blurmix.mix(b, wb, sigma_min, sigma_max, std_devs=std_devs, boundary="zero"),
+                  x, r, boundary, (wmap,), (0.5,))
+
+
+def local_blur(arr, sigma_map, *, std_devs=2.0, boundary="zero", sigma_max=None):
+    """blurmix.local_blur on a dask array: pixel p blurred with its own sigma_map[p]; equal to the
+    whole-array call bit for bit. The whole-array call uses one kernel half-width for the image,
+    from the map's largest sigma, so every block must too: that sigma is computed from the map
+    (a reduction, computed now) unless given as sigma_max, and put into a halo pixel of every
+    block's map (halo pixels' results are cropped away)."""
+    std_devs, boundary = float(std_devs), _boundary(boundary)
+    x = _image(arr)
+    s = _map(sigma_map, "sigma_map", x)
+    s_max = float(s.max().compute()) if sigma_max is None else float(sigma_max)
+    if not (math.isfinite(s_max) and s_max > 0):
+        raise ValueError(f"sigma_map's largest value must be in (0, 1000], not {s_max}")
+    r = halo(s_max, std_devs)
+
+    def block(b, sb):
+        sb = sb.copy()
+        sb[0, 0] = s_max  # a halo pixel: the block's kernel half-width is then the image's
+        return blurmix.local_blur(b, sb, std_devs=std_devs, boundary="zero")
+
+    return _tiled(block, x, r, boundary, (s,), (s_max,))

@@ -1,0 +1,123 @@
+"""blurmix.dask: tiled results equal the whole-array calls bit for bit, computed on a
+dask.distributed LocalCluster of worker processes (the way a cluster runs them: each block in a
+process of its own, the package imported there)."""
+import numpy as np
+import pytest
+
+import blurmix
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+bd = pytest.importorskip("blurmix.dask")
+
+# The tests in this process share the module with the cluster's client; they ask for the
+# synchronous scheduler on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:Running on a single-machine scheduler")
+
+BOUNDARIES = ["zero", "clamp", "mirror"]
+# (rows, cols) chunkings of a 37 x 53 image: odd sizes, one chunk, chunks smaller than the halo.
+CHUNKINGS = [(7, 11), (3, 2), (37, 53), (10, 50)]
+
+
+@pytest.fixture(scope="module")
+def client():
+    # One cluster for the module: starting worker processes takes seconds.
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def image(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def spatial_chunks(chunks, shape):
+    return chunks + ((-1,) if len(shape) == 3 else ())
+
+
+def tiled_and_whole(boundary, shape, chunkings):
+    """blur (halos 2 and 8), mix (map and number weights) and local_blur of one image under each
+    chunking: the lazy tiled results and the whole-array ones, with a label each."""
+    x = image(shape)
+    w = image(shape[:2], seed=1)
+    s = (0.5 + 4.0 * image(shape[:2], seed=2)).astype(np.float32)  # largest ~4.5: halo 9
+    expected, tiled = [], []
+    for chunks in chunkings:
+        xd = da.from_array(x, chunks=spatial_chunks(chunks, shape))
+        for sigma in (1.0, 4.0):
+            expected.append((("blur", sigma, chunks), blurmix.gaussian_blur(x, sigma, boundary=boundary)))
+            tiled.append(bd.gaussian_blur(xd, sigma, boundary=boundary))
+        expected.append((("mix map", chunks), blurmix.mix(x, w, 1.5, 4.5, boundary=boundary)))
+        tiled.append(bd.mix(xd, da.from_array(w, chunks=chunks), 1.5, 4.5, boundary=boundary))
+        expected.append((("mix number", chunks), blurmix.mix(x, 0.25, 1.5, 4.5, boundary=boundary)))
+        tiled.append(bd.mix(xd, 0.25, 1.5, 4.5, boundary=boundary))
+        expected.append((("local_blur", chunks), blurmix.local_blur(x, s, boundary=boundary)))
+        tiled.append(bd.local_blur(xd, da.from_array(s, chunks=chunks), boundary=boundary))
+    return expected, tiled
+
+
+def assert_all_equal(expected, results):
+    assert len(results) == len(expected)
+    for (what, ref), got in zip(expected, results):
+        assert got.shape == ref.shape, what
+        np.testing.assert_array_equal(got, ref, err_msg=str(what))
+
+
+@pytest.mark.parametrize("channels", [None, 1, 3])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_tiled_equals_whole(boundary, channels):
+    # Every chunking, in this process (the scheduler does not change what a block computes; the
+    # cluster test below runs the same blocks in worker processes).
+    shape = (37, 53) if channels is None else (37, 53, channels)
+    expected, tiled = tiled_and_whole(boundary, shape, CHUNKINGS)
+    assert_all_equal(expected, da.compute(*tiled, scheduler="sync"))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_tiled_equals_whole_on_cluster(client, boundary):
+    # Odd chunks, 3 channels, in worker processes, one graph per case: a round trip to the cluster
+    # costs more than these blocks, and tiny chunks (tested above) make thousands of tasks.
+    expected, tiled = tiled_and_whole(boundary, (37, 53, 3), [(7, 11)])
+    assert_all_equal(expected, client.gather(client.compute(tiled)))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_image_smaller_than_halo(boundary):
+    # 5 x 7 with a halo of 8: the padding reflects more than once (mirror).
+    x = image((5, 7))
+    got = bd.gaussian_blur(da.from_array(x, chunks=(2, 3)), 4.0, boundary=boundary).compute(scheduler="sync")
+    np.testing.assert_array_equal(got, blurmix.gaussian_blur(x, 4.0, boundary=boundary))
+
+
+def test_small_chunks_are_merged_to_the_halo():
+    xd = da.from_array(image((37, 53)), chunks=(3, 2))
+    y = bd.gaussian_blur(xd, 4.0)  # halo 8
+    assert bd.halo(4.0) == 8
+    assert min(y.chunks[0]) >= 8 and min(y.chunks[1]) >= 8
+    assert sum(y.chunks[0]) == 37 and sum(y.chunks[1]) == 53
+
+
+def test_channels_in_several_chunks_are_joined():
+    x = image((20, 30, 3))
+    y = bd.gaussian_blur(da.from_array(x, chunks=(9, 9, 1)), 2.0, boundary="clamp")
+    assert y.chunks[2] == (3,)
+    np.testing.assert_array_equal(y.compute(scheduler="sync"), blurmix.gaussian_blur(x, 2.0, boundary="clamp"))
+
+
+def test_refused_input():
+    xd = da.from_array(image((20, 30)), chunks=10)
+    with pytest.raises(ValueError, match="boundary"):
+        bd.gaussian_blur(xd, 2.0, boundary="wrap")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        bd.gaussian_blur(da.zeros((20, 30), dtype=np.int32), 2.0)
+    with pytest.raises(ValueError, match=r"shape \(H, W\) or \(H, W, C\)"):
+        bd.gaussian_blur(da.zeros((2, 20, 30, 1), dtype=np.float32), 2.0)
+    with pytest.raises(ValueError, match="weights must have shape"):
+        bd.mix(xd, da.zeros((20, 31), dtype=np.float32), 1.0, 3.0)
+    with pytest.raises(ValueError, match="sigma_map must have shape"):
+        bd.local_blur(xd, np.ones((21, 30), np.float32))
+    with pytest.raises(ValueError):
+        bd.gaussian_blur(xd, -1.0)
