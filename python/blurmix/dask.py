@@ -25,7 +25,7 @@ import numpy as np
 
 import blurmix
 
-__all__ = ["gaussian_blur", "mix", "local_blur", "halo"]
+__all__ = ["gaussian_blur", "mix", "local_blur", "fit", "FitResult", "halo"]
 
 # np.pad / da.pad modes giving the pipelines' boundary rules beyond the image's edges.
 _PAD_MODE = {"zero": "constant", "clamp": "edge", "mirror": "symmetric"}
@@ -192,3 +192,126 @@ def local_blur(arr, sigma_map, *, std_devs=2.0, boundary="zero", sigma_max=None)
         return blurmix.local_blur(b, sb, std_devs=std_devs, boundary="zero")
 
     return _tiled(block, x, r, boundary, (s,), (s_max,))
+
+
+class FitResult:
+    """What fit returns, all lazy: `weights` (H, W) the weight of the small blur (every pixel the
+    same in global mode), `sigma` (H, W) = weights sigma_min + (1 - weights) sigma_max, `fitted`
+    the mix with those weights (the source's shape); global mode also `weight` and `loss` (0-d
+    dask arrays: the one weight, and the mean squared error before the last update, as
+    blurmix.fit's loss_final)."""
+
+    def __init__(self, weights, sigma, fitted, weight=None, loss=None, mode="global"):
+        self.weights, self.sigma, self.fitted = weights, sigma, fitted
+        self.weight, self.loss, self.mode = weight, loss, mode
+
+    def __iter__(self):  # weights, sigma, fitted = bd.fit(...)
+        return iter((self.weights, self.sigma, self.fitted))
+
+
+def _moment_totals(a, b, t):
+    """The global fit's three moments of one block, summed in float64: with D = A - B and
+    R = B - T, sum D^2, sum D R, sum R^2. Each pixel's terms summed over its channels in float32
+    first, as the pipeline fit_moments does."""
+    a, b, t = (np.asarray(v, np.float32) for v in (a, b, t))
+    if a.ndim == 2:
+        a, b, t = a[..., None], b[..., None], t[..., None]
+    d, r = a - b, b - t
+    terms = [d * d, d * r, r * r]
+    out = np.empty((1, 1, 3), np.float64)
+    for j, term in enumerate(terms):
+        per_pixel = term[..., 0].copy()
+        for c in range(1, term.shape[2]):
+            per_pixel += term[..., c]
+        out[0, 0, j] = per_pixel.sum(dtype=np.float64)
+    return out
+
+
+def _global_adamax(totals, n, iters, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The whole-image global fit's iterations (generators/fit_steps_generator.cpp on the 1x1
+    image of the totals, runtime/fit.cpp): Adamax in float32 from logit 0 on the quadratic
+    loss (a m^2 + 2 b m + c) / N, m = sigmoid(logit). Returns the weight and the loss at it
+    before the last update, as blurmix.fit's loss_final (float64, from the float64 totals)."""
+    f = np.float32
+    a, b = f(totals[0]), f(totals[1])
+    inv_n = f(1.0 / n)
+    beta1, beta2, eps = f(beta1), f(beta2), f(eps)
+    logit, exp_avg, exp_inf = f(0), f(0), f(0)
+    A, B, C = (float(v) for v in totals)
+    loss = None
+    with np.errstate(over="ignore"):
+        for step in range(1, iters + 1):
+            m = f(1) / (f(1) + np.exp(-np.clip(logit, f(-80), f(80))))
+            if step == iters:  # blurmix.fit's loss_final: the loss before the last update
+                loss = ((A * float(m) + 2 * B) * float(m) + C) / n
+            grad = (f(2) * inv_n) * (a * m + b) * (m * (f(1) - m))
+            clr = f(float(lr) / (1.0 - float(beta1) ** step))
+            exp_avg = exp_avg * beta1 + grad * (f(1) - beta1)
+            exp_inf = max(exp_inf * beta2, abs(grad) + eps)
+            logit = f(logit - clr * (exp_avg / exp_inf))
+        m = f(1) / (f(1) + np.exp(-np.clip(logit, f(-80), f(80))))
+    return m, loss
+
+
+def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=1000, lr=0.1, scales=None,
+        smooth=0.0, learn_sigmas=False, std_devs=2.0, boundary="zero"):
+    """blurmix.fit on Dask arrays, lazily: the weights of the mix of blur(source, sigma_min) and
+    blur(source, sigma_max) that match target (mean squared error), by Adamax from logit 0.
+
+    mode "global": the blurs tiled (exact), the three moments of the error's quadratic in the
+    weight summed over blocks in float64, then the one-weight fit on the totals, as the
+    whole-image fit runs it (its loss agrees to 1e-6 relative, not bit for bit: the totals are
+    summed in another order and the sigmoid's exp is NumPy's).
+    mode "local": not available yet (NotImplementedError): the whole-image fit scales every
+    pixel's gradient by the image's 1/N, and Adamax's eps makes a pixel's trajectory depend on it,
+    so fitting each block with blurmix.fit (its own 1/N) is not the same fit; an exact tiled local
+    fit needs an extension entry point running fit_moments and fit_steps with the image's 1/N.
+    K-scale fits, a smoothness penalty and learned sigmas are refused (ValueError): the penalty
+    and the sigmas couple pixels across the whole image at every iteration."""
+    import dask
+    import dask.array as da
+    if scales is not None or smooth:
+        raise ValueError("blurmix.dask.fit: K-scale fits and the smoothness penalty are not tiled: the "
+                         "penalty couples neighbouring pixels at every iteration, so tiles would need a halo "
+                         "growing with the iterations; use blurmix.fit on the whole image")
+    if learn_sigmas:
+        raise ValueError("blurmix.dask.fit: learned sigmas are not tiled (every pixel's gradient feeds the "
+                         "two sigmas at every iteration); use blurmix.fit on the whole image")
+    mode = str(mode)
+    if mode == "local":
+        raise NotImplementedError(
+            "blurmix.dask.fit(mode='local') is not available yet: an exact tiled local fit needs each block "
+            "stepped with the whole image's 1/N (the mean's normalization enters every pixel's Adamax "
+            "trajectory through eps), which the extension does not expose; use blurmix.fit on the whole "
+            "image, or mode='global'")
+    if mode != "global":
+        raise ValueError(f"unknown mode '{mode}' (local or global)")
+    iters = int(iters)
+    if iters < 1:
+        raise ValueError(f"iters must be at least 1, not {iters}")
+    sigma_min, sigma_max, lr = float(sigma_min), float(sigma_max), float(lr)
+    blurmix._core.check_sigma(sigma_min, "sigma-min")
+    blurmix._core.check_sigma(sigma_max, "sigma-max")
+    x = _image(source, "source")
+    t = _image(target, "target")
+    if t.shape != x.shape:
+        raise ValueError(f"target's shape {t.shape} differs from source's {x.shape}")
+    a = gaussian_blur(x, sigma_min, std_devs=std_devs, boundary=boundary)
+    b = gaussian_blur(x, sigma_max, std_devs=std_devs, boundary=boundary)
+    # The larger halo's chunks (the blurs' chunks differ where small chunks were merged).
+    a, t = a.rechunk(b.chunks), t.rechunk(b.chunks)
+    if a.ndim == 2:  # one channel axis for every block: the totals' axis 2 is then the moments'
+        a, b, t = a[..., None], b[..., None], t[..., None]
+    per_block = da.map_blocks(_moment_totals, a, b, t, dtype=np.float64,
+                              chunks=((1,) * len(a.chunks[0]), (1,) * len(a.chunks[1]), (3,)))
+    totals = per_block.sum(axis=(0, 1), dtype=np.float64)
+    n = float(np.prod(x.shape, dtype=np.float64))
+    fitted_pair = dask.delayed(_global_adamax, nout=2)(totals, n, iters, lr)
+    weight = da.from_delayed(fitted_pair[0], shape=(), dtype=np.float32)
+    loss = da.from_delayed(fitted_pair[1], shape=(), dtype=np.float64)
+    chunks = a.chunks[:2]
+    weights = da.broadcast_to(weight, x.shape[:2], chunks=chunks)
+    s_min, s_max = np.float32(sigma_min), np.float32(sigma_max)
+    sigma = (weights * s_min + (np.float32(1) - weights) * s_max).astype(np.float32)
+    fitted = mix(x, weights, sigma_min, sigma_max, std_devs=std_devs, boundary=boundary)
+    return FitResult(weights, sigma, fitted, weight=weight, loss=loss, mode="global")

@@ -121,3 +121,44 @@ def test_refused_input():
         bd.local_blur(xd, np.ones((21, 30), np.float32))
     with pytest.raises(ValueError):
         bd.gaussian_blur(xd, -1.0)
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_global_fit_tiled_agrees_with_whole(client, channels):
+    # Tiled moments summed in float64, then the one-weight fit: the loss within 1e-6 relative of
+    # the whole-image fit's last recorded loss, the weight and the maps within float32 rounding.
+    shape = (40, 50) if channels is None else (40, 50, channels)
+    x = image(shape, seed=3)
+    target = blurmix.gaussian_blur(x, 5.0, boundary="clamp")
+    results = {}
+    for boundary in ("zero", "clamp"):
+        whole = blurmix.fit(x, target, sigma_min=3.0, sigma_max=9.0, mode="global", iters=200,
+                            boundary=boundary)
+        tiled = bd.fit(da.from_array(x, chunks=spatial_chunks((13, 17), shape)), da.from_array(target, chunks=9),
+                       sigma_min=3.0, sigma_max=9.0, mode="global", iters=200, boundary=boundary)
+        results[boundary] = whole, tiled
+    computed = client.gather(client.compute(
+        [(t.weight, t.loss, t.weights, t.sigma, t.fitted) for _, t in results.values()]))
+    for (whole, _), (weight, loss, weights, sigma, fitted) in zip(results.values(), computed):
+        assert weights.shape == sigma.shape == shape[:2] and fitted.shape == shape
+        assert abs(loss - whole.loss_final) <= 1e-6 * whole.loss_final
+        assert abs(weight - whole.weight) <= 1e-5 * abs(whole.weight)
+        np.testing.assert_allclose(weights, whole.weights, rtol=1e-5)
+        np.testing.assert_allclose(sigma, whole.sigma, rtol=1e-5)
+        np.testing.assert_allclose(fitted, whole.fitted, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_refusals():
+    x = da.from_array(image((20, 30)), chunks=10)
+    with pytest.raises(NotImplementedError, match="1/N"):
+        bd.fit(x, x, mode="local")
+    with pytest.raises(ValueError, match="smoothness penalty"):
+        bd.fit(x, x, mode="global", smooth=1e-3)
+    with pytest.raises(ValueError, match="smoothness penalty"):
+        bd.fit(x, x, mode="global", scales=4)
+    with pytest.raises(ValueError, match="learned sigmas"):
+        bd.fit(x, x, mode="global", learn_sigmas=True)
+    with pytest.raises(ValueError, match="unknown mode"):
+        bd.fit(x, x, mode="pixel")
+    with pytest.raises(ValueError, match="target's shape"):
+        bd.fit(x, x[:, :20], mode="global")
