@@ -4,6 +4,7 @@ machine's memory, tiled so that the result equals the whole-array call bit for b
     import dask.array as da, blurmix.dask as bd
     x = da.from_zarr("scene.zarr")                      # (H, W) or (H, W, C), chunked any way
     y = bd.gaussian_blur(x, 4.0, boundary="mirror")     # lazy; y.compute() or y.to_zarr(...)
+    weights, sigma, fitted = bd.fit(x, target, sigma_min=3.0, sigma_max=9.0, mode="local")
 
 Why it is exact: every output pixel needs only the input within the kernel's half-width
 r = max(1, ceil(std_devs sigma_max)) of it. The whole image is first extended by r with its
@@ -253,19 +254,81 @@ def _global_adamax(totals, n, iters, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return m, loss
 
 
+def _run_ends(iters: int, report_every: int):
+    """Where blurmix.fit's fused runs end (runtime/fit_recorder.h): at every report_every-th
+    iteration, at the last one (iters - 1) and at iters."""
+    if report_every < 1:
+        raise ValueError(f"report_every must be at least 1, not {report_every}")
+    ends = set(range(report_every, iters, report_every)) | {iters}
+    if iters > 1:
+        ends.add(iters - 1)
+    return sorted(ends)
+
+
+# The fused fit's CPU schedule (generators/schedule.h, schedule_steps_cpu) steps rows in groups
+# of 4 and columns in groups of vec x chains (at most 16 x 8 = 128 on the CPUs built for), with
+# narrower images scheduled otherwise; a group's tail is computed by other code, whose results may
+# differ in the last bit. Blocks therefore start at multiples of these from the image's origin, and
+# a block's columns are never fewer than a group unless the image's are: every pixel is then
+# computed in the same kind of group as on the whole image.
+_FIT_ROWS, _FIT_COLUMNS = 4, 128
+
+
+def _aligned(chunks, multiple):
+    """An axis's chunks with their boundaries moved down to multiples of `multiple`, and a last
+    chunk shorter than `multiple` merged into the one before."""
+    total = sum(chunks)
+    bounds = sorted({(e // multiple) * multiple for e in np.cumsum(chunks)[:-1]} - {0})
+    bounds = [e for e in bounds if total - e >= multiple]
+    edges = [0] + bounds + [total]
+    return tuple(int(e1 - e0) for e0, e1 in zip(edges, edges[1:]))
+
+
+def _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, report_every):
+    import dask.array as da
+    spatial = (_aligned(a.chunks[0], _FIT_ROWS), _aligned(a.chunks[1], _FIT_COLUMNS))
+    a, b, t = (v.rechunk(spatial + v.chunks[2:]) for v in (a, b, t))
+    ends = _run_ends(iters, report_every)
+    inv_n = float(np.float32(1.0 / n))  # as runtime/fit.cpp: 1 / N in double, then float
+    channels = a.shape[2] if a.ndim == 3 else 1
+
+    def block(ab, bb, tb):
+        pa, back = blurmix._image(ab, "a")
+        pb, _ = blurmix._image(bb, "b")
+        pt, _ = blurmix._image(tb, "target")
+        logits, weights, sigma = blurmix._core.fit_local_block(pa, pb, pt, ends, lr, 0.9, 0.999, 1e-8, inv_n,
+                                                             sigma_min, sigma_max)
+        out = np.empty_like(pa)
+        blurmix._core.mix(pa, pb, logits[None], "cpu", "manual", out)
+        fitted = back(out[0])
+        if fitted.ndim == 2:
+            fitted = fitted[..., None]
+        return np.concatenate([weights[..., None], sigma[..., None], fitted], axis=2)
+
+    two_d = a.ndim == 2
+    if two_d:  # blocks (h, w, C) throughout; the planes of the result are stacked on axis 2
+        a, b, t = a[..., None], b[..., None], t[..., None]
+    stacked = da.map_blocks(block, a, b, t, dtype=np.float32,
+                            chunks=a.chunks[:2] + ((2 + channels,),))
+    fitted = stacked[..., 2] if two_d else stacked[..., 2:]
+    return FitResult(stacked[..., 0], stacked[..., 1], fitted, mode="local")
+
+
 def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=1000, lr=0.1, scales=None,
-        smooth=0.0, learn_sigmas=False, std_devs=2.0, boundary="zero"):
+        smooth=0.0, learn_sigmas=False, std_devs=2.0, boundary="zero", report_every=100):
     """blurmix.fit on Dask arrays, lazily: the weights of the mix of blur(source, sigma_min) and
     blur(source, sigma_max) that match target (mean squared error), by Adamax from logit 0.
 
     mode "global": the blurs tiled (exact), the three moments of the error's quadratic in the
     weight summed over blocks in float64, then the one-weight fit on the totals, as the
     whole-image fit runs it (its loss agrees to 1e-6 relative, not bit for bit: the totals are
-    summed in another order and the sigmoid's exp is NumPy's).
-    mode "local": not available yet (NotImplementedError): the whole-image fit scales every
-    pixel's gradient by the image's 1/N, and Adamax's eps makes a pixel's trajectory depend on it,
-    so fitting each block with blurmix.fit (its own 1/N) is not the same fit; an exact tiled local
-    fit needs an extension entry point running fit_moments and fit_steps with the image's 1/N.
+    summed in another order and the sigmoid's exp is NumPy's). Local mode has no `loss` (None).
+    mode "local": the blurs tiled (exact), then every block fitted by the fused fit's pipelines with
+    the whole image's 1/N (blurmix._core.fit_local_block), in the runs blurmix.fit cuts at every
+    report_every-th iteration and the last (give the same report_every): each pixel's
+    trajectory is the whole-image fit's, so the maps equal blurmix.fit's bit for bit. The blocks
+    are aligned to the fit's vector groups (4 rows, 128 columns; see _FIT_COLUMNS), so the maps'
+    chunks may differ from the source's.
     K-scale fits, a smoothness penalty and learned sigmas are refused (ValueError): the penalty
     and the sigmas couple pixels across the whole image at every iteration."""
     import dask
@@ -278,13 +341,7 @@ def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=100
         raise ValueError("blurmix.dask.fit: learned sigmas are not tiled (every pixel's gradient feeds the "
                          "two sigmas at every iteration); use blurmix.fit on the whole image")
     mode = str(mode)
-    if mode == "local":
-        raise NotImplementedError(
-            "blurmix.dask.fit(mode='local') is not available yet: an exact tiled local fit needs each block "
-            "stepped with the whole image's 1/N (the mean's normalization enters every pixel's Adamax "
-            "trajectory through eps), which the extension does not expose; use blurmix.fit on the whole "
-            "image, or mode='global'")
-    if mode != "global":
+    if mode not in ("local", "global"):
         raise ValueError(f"unknown mode '{mode}' (local or global)")
     iters = int(iters)
     if iters < 1:
@@ -300,12 +357,14 @@ def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=100
     b = gaussian_blur(x, sigma_max, std_devs=std_devs, boundary=boundary)
     # The larger halo's chunks (the blurs' chunks differ where small chunks were merged).
     a, t = a.rechunk(b.chunks), t.rechunk(b.chunks)
+    n = float(np.prod(x.shape, dtype=np.float64))
+    if mode == "local":
+        return _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, int(report_every))
     if a.ndim == 2:  # one channel axis for every block: the totals' axis 2 is then the moments'
         a, b, t = a[..., None], b[..., None], t[..., None]
     per_block = da.map_blocks(_moment_totals, a, b, t, dtype=np.float64,
                               chunks=((1,) * len(a.chunks[0]), (1,) * len(a.chunks[1]), (3,)))
     totals = per_block.sum(axis=(0, 1), dtype=np.float64)
-    n = float(np.prod(x.shape, dtype=np.float64))
     fitted_pair = dask.delayed(_global_adamax, nout=2)(totals, n, iters, lr)
     weight = da.from_delayed(fitted_pair[0], shape=(), dtype=np.float32)
     loss = da.from_delayed(fitted_pair[1], shape=(), dtype=np.float64)

@@ -148,10 +148,60 @@ def test_global_fit_tiled_agrees_with_whole(client, channels):
         np.testing.assert_allclose(fitted, whole.fitted, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [None, 3])
+def test_local_fit_tiled_equals_whole(client, channels):
+    # 120 iterations: blurmix.fit's runs end at 100, 119 and 120; the blocks' must too. Images
+    # wider than the fit's column groups (128), odd chunks, every boundary, in worker processes.
+    shape = (30, 300) if channels is None else (21, 270, channels)
+    x = image(shape, seed=4)
+    target = blurmix.gaussian_blur(x, 3.0, boundary="clamp")
+    expected, tiled = [], []
+    for boundary in BOUNDARIES:
+        whole = blurmix.fit(x, target, sigma_min=1.5, sigma_max=4.5, iters=120, boundary=boundary)
+        for chunks in [(7, 100), (9, 130)]:
+            r = bd.fit(da.from_array(x, chunks=spatial_chunks(chunks, shape)), da.from_array(target, chunks=50),
+                       sigma_min=1.5, sigma_max=4.5, iters=120, boundary=boundary)
+            assert r.loss is None and r.mode == "local"
+            assert len(r.weights.chunks[1]) == 2  # the columns are tiled too
+            expected.append(((boundary, chunks), whole))
+            tiled.append((r.weights, r.sigma, r.fitted))
+    for ((what, whole), (weights, sigma, fitted)) in zip(expected, client.gather(client.compute(tiled))):
+        np.testing.assert_array_equal(weights, whole.weights, err_msg=str(what))
+        np.testing.assert_array_equal(sigma, whole.sigma, err_msg=str(what))
+        np.testing.assert_array_equal(fitted, whole.fitted, err_msg=str(what))
+
+
+@pytest.mark.parametrize("chunks", [(7, 11), (3, 2), (9, 53)])
+def test_local_fit_small_chunks(chunks):
+    # Chunks smaller than the halo and than the fit's row groups: moved to multiples of 4 rows.
+    x = image((37, 53), seed=6)
+    target = blurmix.gaussian_blur(x, 3.0)
+    whole = blurmix.fit(x, target, sigma_min=1.5, sigma_max=4.5, iters=30, report_every=10)
+    r = bd.fit(da.from_array(x, chunks=chunks), da.from_array(target, chunks=chunks), sigma_min=1.5,
+               sigma_max=4.5, iters=30, report_every=10)
+    weights, fitted = da.compute(r.weights, r.fitted, scheduler="sync")
+    np.testing.assert_array_equal(weights, whole.weights)
+    np.testing.assert_array_equal(fitted, whole.fitted)
+
+
+def test_local_fit_needs_the_whole_images_n():
+    # Why the blocks get the whole image's 1/N: a block fitted as an image of its own (its own
+    # 1/N) ends elsewhere, so the tiled fit above is not equal by accident.
+    x = image((40, 40), seed=5)
+    target = blurmix.gaussian_blur(x, 3.0)
+    whole = blurmix.fit(x, target, sigma_min=1.5, sigma_max=4.5, iters=50)
+    r = 9  # the halo of sigma 4.5
+    alone = blurmix.fit(x[:20 + r, :20 + r], target[:20 + r, :20 + r], sigma_min=1.5, sigma_max=4.5, iters=50)
+    assert not np.array_equal(alone.weights[:20 - r, :20 - r], whole.weights[:20 - r, :20 - r])
+    tiled = bd.fit(da.from_array(x, chunks=20), da.from_array(target, chunks=20), sigma_min=1.5, sigma_max=4.5,
+                   iters=50).weights.compute(scheduler="sync")
+    np.testing.assert_array_equal(tiled, whole.weights)
+
+
 def test_fit_refusals():
     x = da.from_array(image((20, 30)), chunks=10)
-    with pytest.raises(NotImplementedError, match="1/N"):
-        bd.fit(x, x, mode="local")
+    with pytest.raises(ValueError, match="report_every"):
+        bd.fit(x, x, mode="local", report_every=0)
     with pytest.raises(ValueError, match="smoothness penalty"):
         bd.fit(x, x, mode="global", smooth=1e-3)
     with pytest.raises(ValueError, match="smoothness penalty"):
