@@ -1,6 +1,8 @@
 """blurmix.dask: tiled results equal the whole-array calls bit for bit, computed on a
 dask.distributed LocalCluster of worker processes (the way a cluster runs them: each block in a
 process of its own, the package imported there)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,11 @@ def client():
     yield c
     c.close()
     cluster.close()
+
+
+def dask_sync():
+    import dask
+    return dask.config.set(scheduler="sync")
 
 
 def image(shape, seed=0):
@@ -212,3 +219,80 @@ def test_fit_refusals():
         bd.fit(x, x, mode="pixel")
     with pytest.raises(ValueError, match="target's shape"):
         bd.fit(x, x[:, :20], mode="global")
+
+
+# Zarr and TIFF (blurmix.dask_io). In this process, synchronous: what is counted is computed here.
+
+def _counted(y, calls):
+    def count(block):
+        calls.append(block.shape)
+        return block
+    return y.map_blocks(count, dtype=y.dtype, meta=np.empty((0, 0), y.dtype))
+
+
+def test_zarr_write_resumes_only_missing_chunks(tmp_path):
+    pytest.importorskip("zarr")
+    bio = pytest.importorskip("blurmix.dask_io")
+    x = image((50, 70))
+    whole = blurmix.gaussian_blur(x, 1.0, boundary="mirror")
+    path = tmp_path / "out.zarr"
+    calls = []
+    y = _counted(bd.gaussian_blur(da.from_array(x, chunks=(16, 20)), 1.0, boundary="mirror"), calls)
+    assert y.numblocks == (4, 4)
+    with dask_sync():
+        assert bio.write_zarr(y, path) == 16
+        assert len(calls) == 16
+        np.testing.assert_array_equal(bio.read_zarr(path).compute(), whole)
+        (path / "c" / "1" / "2").unlink()
+        (path / "c" / "3" / "0").unlink()
+        calls.clear()
+        assert bio.write_zarr(y, path) == 2  # only the missing chunks are computed
+        assert len(calls) == 2
+        np.testing.assert_array_equal(bio.read_zarr(path).compute(), whole)
+        assert bio.write_zarr(y, path) == 0
+        with pytest.raises(ValueError, match="holds an array of shape"):
+            bio.write_zarr(y[:, :60], path)
+
+
+def test_zarr_interrupted_write_leaves_no_partial_chunk(tmp_path, monkeypatch):
+    pytest.importorskip("zarr")
+    bio = pytest.importorskip("blurmix.dask_io")
+    x = image((50, 70), seed=8)
+    whole = blurmix.gaussian_blur(x, 2.0)
+    y = bd.gaussian_blur(da.from_array(x, chunks=(25, 35)), 2.0)
+    path = tmp_path / "out.zarr"
+    real_replace, renames = os.replace, []
+
+    def failing_replace(src, dst):  # the job fails while writing the third chunk
+        if len(renames) == 3:
+            raise OSError("interrupted")
+        renames.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with dask_sync(), pytest.raises(OSError, match="interrupted"):
+        bio.write_zarr(y, path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    files = [p for p in path.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".tmp-")]  # the unfinished one was removed
+    assert len([p for p in files if "c" in p.relative_to(path).parts]) == 2  # zarr.json, two chunks
+    with dask_sync():
+        assert bio.write_zarr(y, path) == 2
+        np.testing.assert_array_equal(bio.read_zarr(path).compute(), whole)
+
+
+def test_bigtiff_in(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    pytest.importorskip("zarr")
+    bio = pytest.importorskip("blurmix.dask_io")
+    for shape in [(50, 70), (50, 70, 3)]:
+        x = image(shape, seed=9)
+        path = tmp_path / f"in{len(shape)}.tif"
+        tifffile.imwrite(path, x, bigtiff=True, tile=(16, 16),
+                         **({"photometric": "rgb"} if len(shape) == 3 else {}))
+        t = bio.read_tiff(path)
+        assert t.shape == shape and t.chunks[:2] == ((16, 16, 16, 2), (16, 16, 16, 16, 6))
+        with dask_sync():
+            np.testing.assert_array_equal(t.compute(), x)
+            np.testing.assert_array_equal(bd.gaussian_blur(t, 2.0, boundary="clamp").compute(),
+                                          blurmix.gaussian_blur(x, 2.0, boundary="clamp"))
