@@ -20,6 +20,9 @@
 
 #include "HalideRuntime.h"
 #include "blurmix.h"
+#include "blurmix_fit_maps_cpu_manual.h"
+#include "blurmix_fit_moments_cpu_manual.h"
+#include "blurmix_fit_steps_cpu_manual.h"
 #include "blurmix_inner_product_cpu.h"
 #include "blurmix_mix_backward_cpu.h"
 #include "blurmix_mix_backward_sigmas_cpu.h"
@@ -454,6 +457,42 @@ NB_MODULE(_core, m) {
        nb::arg("device"), nb::arg("schedule"), nb::arg("report_every"), nb::arg("loss_at"), nb::arg("fused"),
        nb::arg("progress").none(), nb::arg("scales"), nb::arg("spacing"), nb::arg("smooth"),
        nb::arg("smooth_kind"), nb::arg("smooth_iters"));
+
+    // One block of a tiled local fit (blurmix.dask.fit): the fused fit's pipelines (fit_moments,
+    // then fit_steps over the runs ending at `ends`, then fit_maps), as runtime/fit.cpp runs them on
+    // a whole image, with the whole image's 1/N given: each pixel's trajectory is then the one it
+    // has in the whole-image fit. a and b are the block's blurs, (1, C, H, W). Returns the logits,
+    // weights and sigma maps (H, W).
+    m.def("fit_local_block", [](const InBatch &a, const InBatch &b, const InBatch &target, std::vector<int> ends,
+                                float lr, float beta1, float beta2, float eps, float inv_n, float sigma_min,
+                                float sigma_max) {
+        check_stack(a, "a");
+        check_same_shape(a, b, "fit block");
+        check_same_shape(a, target, "fit block");
+        Image ia = item(a, 0), ib = item(b, 0), itarget = item(target, 0);
+        const int w = ia.width(), h = ia.height();
+        Image moments(w, h, 3), state(w, h, 3), next(w, h, 3);
+        Map logits(w, h), weights(w, h), sigma(w, h);
+        {
+            nb::gil_scoped_release release;
+            Halide::Runtime::Buffer<double, 1> totals(3);
+            run(blurmix_fit_moments_cpu_manual(ia, ib, itarget, moments, totals), "fit moments");
+            state.fill(0.f);
+            auto loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+            int first = 0;
+            for (int end : ends) {
+                if (end <= first) throw Error("fit block: the runs' ends must increase");
+                run(blurmix_fit_steps_cpu_manual(moments, state, first, end - first, lr, beta1, beta2, eps, inv_n,
+                                                 next, loss),
+                    "fit steps");
+                std::swap(state, next);
+                first = end;
+            }
+            logits.copy_from(state.sliced(2, 0));
+            run(blurmix_fit_maps_cpu_manual(logits, sigma_min, sigma_max, weights, sigma), "fit maps");
+        }
+        return nb::make_tuple(to_numpy(std::move(logits)), to_numpy(std::move(weights)), to_numpy(std::move(sigma)));
+    });
 
     // For the benchmark: seconds per blur of one image, timed in C++ around the runtime call
     // alone (the best of `samples` runs of `reps` calls), so that Python's share can be told apart.
