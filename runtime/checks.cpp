@@ -46,14 +46,25 @@ void check_sigma_map(const Map &sigma, int width, int height, const std::string 
 }
 
 void check_finite(const Image &img, const std::string &what) {
-    // A branch-free pass over the planes first (it vectorizes); the position is searched for
-    // only when something was found.
+    // A branch-free pass first; the position is searched for only when something was found.
+    // NaN and Inf are the floats whose exponent bits are all set. A dense image is scanned as one
+    // run of words, an integer test the compiler vectorizes (for_each_value's loop cost ~2 ns a
+    // value, measured from Python on small images); other layouts plane by plane.
+    if (img.number_of_elements() == 0) return;
+    constexpr uint32_t exponent = 0x7f800000u;
     bool all_finite = true;
-    img.for_each_value([&](float v) {
-        uint32_t bits;
-        std::memcpy(&bits, &v, 4);
-        all_finite &= (bits & 0x7f800000u) != 0x7f800000u;
-    });
+    if (img.size_in_bytes() == img.number_of_elements() * sizeof(float)) {
+        const uint32_t *bits = reinterpret_cast<const uint32_t *>(img.begin());
+        uint32_t bad = 0;
+        for (size_t i = 0, n = img.number_of_elements(); i < n; i++) bad |= (uint32_t)((bits[i] & exponent) == exponent);
+        all_finite = !bad;
+    } else {
+        img.for_each_value([&](float v) {
+            uint32_t bits;
+            std::memcpy(&bits, &v, 4);
+            all_finite &= (bits & exponent) != exponent;
+        });
+    }
     if (all_finite) return;
     for (int y = img.dim(1).min(); y <= img.dim(1).max(); y++) {
         for (int x = img.dim(0).min(); x <= img.dim(0).max(); x++) {
