@@ -46,7 +46,7 @@ public:
         // Algorithm
         Expr w = blur_min.width(), h = blur_min.height(), ch = blur_min.channels();
         Func weight("weight");
-        weight(x, y) = 1.f / (1.f + exp(-logit(x, y)));  // as the mix computes it
+        weight(x, y) = sigmoid(logit(x, y));  // the mix's own weight (mix_and_loss.h)
         Expr m = weight(x, y);
         grad_blur_min(x, y, c) = m * grad(x, y, c);
         grad_blur_max(x, y, c) = (1.f - m) * grad(x, y, c);
