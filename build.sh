@@ -50,6 +50,10 @@ cmake --build "$build_dir" -j "$jobs"
 if [ -d "$build_dir/python/blurmix" ]; then
   site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$(cd "$build_dir/python" && pwd)" > "$site/blurmix-build.pth"
+  # The blurmix-dask command, as `pip install .` installs it, for this venv.
+  printf '#!%s\nimport sys\nfrom blurmix.dask_cli import main\nsys.exit(main())\n' \
+    "$PWD/.venv/bin/python" > .venv/bin/blurmix-dask
+  chmod +x .venv/bin/blurmix-dask
 fi
 
 case "$what" in

@@ -24,7 +24,8 @@ from . import _core
 __version__ = _core.__version__
 
 __all__ = ["gaussian_blur", "mix", "local_blur", "scale_blur", "fit", "FitResult", "FitProgress",
-           "half_width", "set_num_threads", "release_kept_images", "SCALE_FIT_LR", "__version__"]
+           "half_width", "set_num_threads", "release_kept_images", "load_image", "save_image", "SCALE_FIT_LR",
+           "__version__"]
 
 # The learning rate the blurmix command uses for K-scale fits when none is given (fit's default,
 # 0.1, is the seed's; see runtime/scales.h, kScaleFitLr, for why the stack's fit wants more).
@@ -99,6 +100,30 @@ def _map(m, name: str, shape) -> _np.ndarray:
     if m.ndim != 2:
         raise ValueError(f"{name} must have shape (H, W) = {tuple(shape[:2])}, not {m.shape}")
     return m
+
+
+def load_image(path, *, linear=False, max_megabytes=2048.0) -> _np.ndarray:
+    """An image file as the blurmix command reads it: PNG (any bit depth and colour type, samples
+    scaled to [0, 1]; linear=True decodes sRGB to linear light) or .npy (float32 or float64), told
+    by content, not name. Returns (H, W) for one channel, else (H, W, C). Files whose float32 image
+    would exceed max_megabytes, and NaN or Inf, are refused (ValueError naming the file)."""
+    planar = _core.load_image(str(path), bool(linear), _number(max_megabytes, "max_megabytes"))
+    if planar.shape[0] == 1:
+        return planar[0]
+    return _np.ascontiguousarray(planar.transpose(1, 2, 0))
+
+
+def save_image(path, x, *, linear=False) -> None:
+    """Writes x (H, W) or (H, W, C) with 1..4 channels as the blurmix command does: .png (8-bit,
+    values clamped to [0, 1]; linear=True encodes linear light as sRGB) or .npy (float32), to a
+    temporary file renamed into place, so the file is there whole or not at all."""
+    path = str(path)
+    if not path.endswith((".png", ".npy")):
+        raise ValueError(f"{path}: output must end in .png or .npy")
+    planar, _ = _image(x, "x")
+    if not 1 <= planar.shape[1] <= 4:
+        raise ValueError(f"{path}: an image file holds 1 to 4 channels, not {planar.shape[1]}")
+    _core.save_image(path, planar[0], bool(linear))
 
 
 def gaussian_blur(x, sigma, *, std_devs=2.0, boundary="zero", device="cpu", schedule="manual") -> _np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 import blurmix
 
-__all__ = ["gaussian_blur", "mix", "local_blur", "fit", "FitResult", "halo"]
+__all__ = ["gaussian_blur", "mix", "local_blur", "fit", "FitResult", "halo", "match_halide_threads"]
 
 # np.pad / da.pad modes giving the pipelines' boundary rules beyond the image's edges.
 _PAD_MODE = {"zero": "constant", "clamp": "edge", "mirror": "symmetric"}
@@ -35,6 +35,28 @@ _PAD_MODE = {"zero": "constant", "clamp": "edge", "mirror": "symmetric"}
 def halo(sigma_max: float, std_devs: float = 2.0) -> int:
     """The pixels a tile needs from its neighbours: the kernel half-width of the largest sigma."""
     return int(blurmix.half_width(float(sigma_max), float(std_devs)))
+
+
+def _halide_threads_plugin():
+    from dask.distributed import WorkerPlugin
+
+    class MatchHalideThreads(WorkerPlugin):
+        """Sets each worker's Halide thread pool to the worker's own thread count."""
+        name = "blurmix-match-halide-threads"
+
+        def setup(self, worker):
+            import blurmix as _blurmix
+            _blurmix.set_num_threads(worker.state.nthreads)
+
+    return MatchHalideThreads()
+
+
+def match_halide_threads(client):
+    """Makes every worker of client's cluster (those there now and those that join later) run
+    Halide's pipelines on as many threads as the worker has: a worker of T threads runs at most T
+    tasks at once, and Halide's pool, left alone, starts one thread per core in every worker
+    process, so that two pools of N threads would fight over N cores."""
+    client.register_plugin(_halide_threads_plugin(), name="blurmix-match-halide-threads")
 
 
 def _dask_array(a, name: str):
@@ -292,7 +314,7 @@ def _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, report_every):
     inv_n = float(np.float32(1.0 / n))  # as runtime/fit.cpp: 1 / N in double, then float
     channels = a.shape[2] if a.ndim == 3 else 1
 
-    def block(ab, bb, tb):
+    def fit_block(ab, bb, tb):  # the name prefixes the tasks' keys
         pa, back = blurmix._image(ab, "a")
         pb, _ = blurmix._image(bb, "b")
         pt, _ = blurmix._image(tb, "target")
@@ -308,7 +330,7 @@ def _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, report_every):
     two_d = a.ndim == 2
     if two_d:  # blocks (h, w, C) throughout; the planes of the result are stacked on axis 2
         a, b, t = a[..., None], b[..., None], t[..., None]
-    stacked = da.map_blocks(block, a, b, t, dtype=np.float32,
+    stacked = da.map_blocks(fit_block, a, b, t, dtype=np.float32,
                             chunks=a.chunks[:2] + ((2 + channels,),))
     fitted = stacked[..., 2] if two_d else stacked[..., 2:]
     return FitResult(stacked[..., 0], stacked[..., 1], fitted, mode="local")

@@ -1,19 +1,24 @@
-"""Zarr v3 and BigTIFF in, Zarr v3 out, for blurmix.dask: chunk-aligned, atomic, resumable writes.
+"""Zarr v3 / OME-Zarr and BigTIFF in, Zarr v3 / OME-Zarr out, for blurmix.dask: chunk-aligned,
+atomic, resumable writes.
 
     import blurmix.dask as bd, blurmix.dask_io as bio
-    x = bio.read_zarr("scene.zarr")                     # or bio.read_tiff("slide.tif")
-    bio.write_zarr(bd.gaussian_blur(x, 4.0), "blurred.zarr")   # run again after a crash: resumes
+    x = bio.read_image("scene.ome.zarr")                # or a plain Zarr array, slide.tif, big.npy
+    bio.write_ome_zarr(bd.gaussian_blur(x, 4.0), "blurred.ome.zarr")  # run again after a crash: resumes
 
 A write stores each dask block as one Zarr chunk (the array's chunks are made regular first), and
 each chunk file is written under a temporary name and renamed into place, so a chunk is there
 whole or not at all. Re-running the same write computes only the blocks whose chunk is missing.
+
+Images are (H, W) or (H, W, C) here, as everywhere in blurmix. OME-Zarr (NGFF 0.5) orders a
+channel axis before the spatial ones, so an (H, W, C) image is stored as (C, H, W) with axes
+c, y, x (the metadata built and validated by ome-zarr-models) and read back as (H, W, C).
 """
 import os
 import tempfile
 
 import numpy as np
 
-__all__ = ["read_zarr", "read_tiff", "write_zarr"]
+__all__ = ["read_image", "read_zarr", "read_tiff", "read_npy", "write_zarr", "write_ome_zarr"]
 
 
 def _zarr():
@@ -23,7 +28,6 @@ def _zarr():
 
 def _atomic_store(path):
     """A zarr LocalStore whose writes of whole objects are atomic (temporary file, then rename)."""
-    zarr = _zarr()
     from zarr.storage import LocalStore
 
     class AtomicLocalStore(LocalStore):
@@ -44,25 +48,138 @@ def _atomic_store(path):
                     raise
             await asyncio.to_thread(put)
 
-    del zarr
     return AtomicLocalStore(str(path))
 
 
-def read_zarr(path):
-    """A Zarr v3 array (a path to the array's folder) as a dask array with the array's chunks."""
+# Every chunk is written, zeros included (zarr skips chunks equal to the fill value by default):
+# a chunk file's presence is what marks the chunk done for a resumed write.
+_WRITE_ALL_CHUNKS = {"array.write_empty_chunks": True}
+
+
+def _ome_image_class():
+    from ome_zarr_models.v05.image import Image
+    return Image
+
+
+def _is_group(path) -> bool:
+    import json
+    meta = os.path.join(str(path), "zarr.json")
+    if not os.path.exists(meta):
+        return False
+    with open(meta) as f:
+        return json.load(f).get("node_type") == "group"
+
+
+def read_zarr(path, *, level=0):
+    """A Zarr v3 array, or an OME-Zarr image (a group with OME-NGFF 0.5 multiscales metadata: its
+    `level`-th resolution, 0 the full one), as a dask array with the stored chunks: (H, W) or
+    (H, W, C). OME axes other than c, y, x must have size 1 (they are dropped)."""
     import dask.array as da
-    z = _zarr().open_array(str(path), mode="r")
-    return da.from_zarr(z)
+    zarr = _zarr()
+    path = str(path)
+    if not _is_group(path):
+        return da.from_zarr(zarr.open_array(path, mode="r"))
+    group = zarr.open_group(path, mode="r")
+    try:
+        image = _ome_image_class().from_zarr(group)
+    except Exception as e:
+        raise ValueError(f"{path}: a Zarr group that is not an OME-Zarr 0.5 image: {e}") from None
+    multiscale = image.ome_attributes.multiscales[0]
+    datasets = multiscale.datasets
+    if not 0 <= level < len(datasets):
+        raise ValueError(f"{path}: level {level} out of range: the image has {len(datasets)}")
+    arr = da.from_zarr(group[datasets[level].path])
+    names = [axis.name for axis in multiscale.axes]
+    for axis, name in reversed(list(enumerate(names))):
+        if name not in ("c", "y", "x"):
+            if arr.shape[axis] != 1:
+                raise ValueError(f"{path}: axis '{name}' has {arr.shape[axis]} entries; blurmix takes one "
+                                 f"2-D image (axes c, y, x), so select one first")
+            arr = arr[(slice(None),) * axis + (0,)]
+            names.pop(axis)
+    if "c" in names:  # (C, H, W) -> (H, W, C)
+        arr = da.moveaxis(arr, names.index("c"), -1)
+    return arr
+
+
+class _TiffFile:
+    """A (Big)TIFF that dask reads block by block through tifffile's Zarr view, opened by each
+    process that reads it (the view holds locks and file handles: it does not pickle)."""
+
+    def __init__(self, path, series=0, level=0):
+        self.path, self.series, self.level = str(path), series, level
+        z = self._array()
+        self.shape, self.dtype, self.ndim, self.chunks = z.shape, z.dtype, z.ndim, z.chunks
+
+    def _array(self):
+        return _open_tiff(self.path, self.series, self.level)
+
+    def __getitem__(self, index):
+        return np.asarray(self._array()[index])
+
+    def __reduce__(self):
+        return (_TiffFile, (self.path, self.series, self.level))
+
+
+def _open_tiff(path, series, level, _opened={}):
+    """The Zarr view of a TIFF, opened once per process (per file, series and level)."""
+    key = (path, series, level, os.stat(path).st_mtime_ns)
+    if key not in _opened:
+        import tifffile
+        store = tifffile.imread(path, aszarr=True, series=series, level=level)
+        _opened[key] = _zarr().open_array(store, mode="r")
+    return _opened[key]
 
 
 def read_tiff(path, *, series=0, level=0):
     """A (Big)TIFF image as a dask array, read lazily tile by tile (strip by strip) through
-    tifffile's Zarr view: (H, W) or (H, W, C)."""
+    tifffile's Zarr view, with the file's tiles as chunks: (H, W) or (H, W, C)."""
     import dask.array as da
-    import tifffile
-    store = tifffile.imread(str(path), aszarr=True, series=series, level=level)
-    z = _zarr().open_array(store, mode="r")
-    return da.from_zarr(z)
+    f = _TiffFile(path, series, level)
+    return da.from_array(f, chunks=f.chunks, asarray=False, meta=np.empty((0,) * f.ndim, f.dtype))
+
+
+class _NpyFile:
+    """A .npy file that dask reads block by block, each worker memory-mapping it itself: it
+    pickles as its path (a memory map given to dask would travel as its whole data)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        a = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = a.shape, a.dtype, a.ndim
+
+    def __getitem__(self, index):
+        return np.array(np.load(self.path, mmap_mode="r")[index])
+
+    def __reduce__(self):
+        return (_NpyFile, (self.path,))
+
+
+def read_npy(path, *, chunks=4096):
+    """A .npy file as a dask array of (chunks, chunks) blocks, each read from the file (memory
+    mapped) by the worker that needs it: the file must be where the workers can read it."""
+    import dask.array as da
+    f = _NpyFile(path)
+    return da.from_array(f, chunks=(chunks, chunks) + f.shape[2:], asarray=False,
+                         meta=np.empty((0,) * f.ndim, f.dtype))
+
+
+def read_image(path):
+    """An image for blurmix.dask by its name: a Zarr array or OME-Zarr image (a folder), a
+    (Big)TIFF (.tif, .tiff) or a .npy file, as a lazy dask array (H, W) or (H, W, C)."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file or folder")
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "zarr.json")):
+            raise ValueError(f"{path}: a folder that is not a Zarr v3 array or group (no zarr.json)")
+        return read_zarr(path)
+    lower = path.lower()
+    if lower.endswith((".tif", ".tiff")):
+        return read_tiff(path)
+    if lower.endswith(".npy"):
+        return read_npy(path)
+    raise ValueError(f"{path}: not a Zarr folder, TIFF or .npy file")
 
 
 def _regular(arr):
@@ -74,38 +191,102 @@ def _chunk_key(index):
     return os.path.join("c", *(str(i) for i in index))
 
 
-def write_zarr(arr, path, *, compute=True):
-    """Writes the dask array arr to a Zarr v3 array at path, one chunk per block, each chunk
-    written atomically; a chunk already there is not computed again (resume). An existing array of
-    another shape, dtype or chunking is refused (ValueError). Returns the number of chunks
-    written, or with compute=False the dask.delayed writes and that number."""
+def _chunk_writes(arr, path, create):
+    """The dask.delayed writes of arr's blocks whose chunk file is not yet in the Zarr array at
+    path (arr already regular). create(store, chunks) makes the array when it is not there."""
     import dask
     zarr = _zarr()
-    arr = _regular(arr)
     chunks = tuple(c[0] for c in arr.chunks)
-    path = str(path)
-    store = _atomic_store(path)
     if os.path.exists(os.path.join(path, "zarr.json")):
-        z = zarr.open_array(store, mode="r+")
+        z = zarr.open_array(_atomic_store(path), mode="r+")
         if z.shape != arr.shape or z.dtype != arr.dtype or tuple(z.chunks) != chunks:
             raise ValueError(f"{path} holds an array of shape {z.shape}, {z.dtype}, chunks {tuple(z.chunks)}, "
                              f"not {arr.shape}, {arr.dtype}, chunks {chunks}: remove it or write elsewhere")
     else:
-        zarr.create_array(store, shape=arr.shape, chunks=chunks, dtype=arr.dtype, fill_value=0,
-                          config={"write_empty_chunks": True})  # every chunk a file: resume sees it
+        create(_atomic_store(path), chunks)
 
     def write(block, index):
-        z = zarr.open_array(_atomic_store(path), mode="r+")
-        z[tuple(slice(i * c, i * c + n) for i, c, n in zip(index, chunks, block.shape))] = block
+        with zarr.config.set(_WRITE_ALL_CHUNKS):
+            z = zarr.open_array(_atomic_store(path), mode="r+")
+            z[tuple(slice(i * c, i * c + n) for i, c, n in zip(index, chunks, block.shape))] = block
         return 1
 
     writes = []
     for index in np.ndindex(*arr.numblocks):
-        if os.path.exists(os.path.join(path, _chunk_key(index))):
-            continue
-        writes.append(dask.delayed(write)(arr.blocks[index], index))
+        if not os.path.exists(os.path.join(path, _chunk_key(index))):
+            writes.append(dask.delayed(write, pure=False)(arr.blocks[index], index))
+    return writes
+
+
+def _run(writes, compute):
+    import dask
     if not compute:
         return writes, len(writes)
     if writes:
         dask.compute(*writes)
     return len(writes)
+
+
+def write_zarr(arr, path, *, compute=True):
+    """Writes the dask array arr to a Zarr v3 array at path, one chunk per block, each chunk
+    written atomically; a chunk already there is not computed again (resume). An existing array of
+    another shape, dtype or chunking is refused (ValueError). Returns the number of chunks
+    written, or with compute=False the dask.delayed writes and that number."""
+    zarr = _zarr()
+    arr = _regular(arr)
+
+    def create(store, chunks):
+        zarr.create_array(store, shape=arr.shape, chunks=chunks, dtype=arr.dtype, fill_value=0)
+
+    return _run(_chunk_writes(arr, str(path), create), compute)
+
+
+def _ome_image(shape, dtype, chunks, dimension_names, name):
+    """The OME-Zarr 0.5 metadata of a one-level image (ome-zarr-models builds and validates it)."""
+    from ome_zarr_models.v05.axes import Axis
+    from pydantic_zarr.v3 import ArraySpec
+    spec = ArraySpec.from_array(np.empty((0,) * len(shape), dtype), fill_value=0, attributes={},
+                                chunk_grid={"name": "regular", "configuration": {"chunk_shape": chunks}},
+                                dimension_names=dimension_names)
+    spec = spec.model_copy(update={"shape": tuple(shape)})
+    kinds = {"c": "channel", "y": "space", "x": "space"}
+    axes = [Axis(name=n, type=kinds[n]) for n in dimension_names]
+    return _ome_image_class().new(array_specs=[spec], paths=["0"], axes=axes, scales=[[1.0] * len(shape)],
+                                  translations=[None], name=name)
+
+
+def write_ome_zarr(arr, path, *, name=None, compute=True):
+    """Writes the dask image arr (H, W) or (H, W, C) as a one-level OME-Zarr 0.5 image at path:
+    the group's metadata (axes y, x or c, y, x; scale 1) and its array "0", stored (H, W) or
+    (C, H, W), with every chunk written atomically and resumably as in write_zarr. Returns the
+    number of chunks written (with compute=False, the dask.delayed writes and that number)."""
+    zarr = _zarr()
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"an OME-Zarr image is written from (H, W) or (H, W, C), not {arr.shape}")
+    path = str(path)
+    stored = arr if arr.ndim == 2 else arr.rechunk({2: -1}).transpose(2, 0, 1)
+    stored = _regular(stored)
+    chunks = tuple(c[0] for c in stored.chunks)
+    dims = ["y", "x"] if arr.ndim == 2 else ["c", "y", "x"]
+    level0 = os.path.join(path, "0")
+
+    def create(store, chunks):
+        zarr.create_array(store, shape=stored.shape, chunks=chunks, dtype=stored.dtype, fill_value=0,
+                          dimension_names=dims)
+
+    if os.path.exists(os.path.join(path, "zarr.json")):
+        if not _is_group(path):
+            raise ValueError(f"{path} holds a Zarr array, not an OME-Zarr image: remove it or write elsewhere")
+        try:
+            _ome_image_class().from_zarr(zarr.open_group(path, mode="r"))
+        except Exception as e:
+            raise ValueError(f"{path} holds a Zarr group that is not an OME-Zarr image: {e}") from None
+    else:
+        # The array first, the group's metadata last: a group with metadata is complete but for chunks.
+        if not os.path.exists(os.path.join(level0, "zarr.json")):
+            create(_atomic_store(level0), chunks)
+        image = _ome_image(stored.shape, stored.dtype, chunks, dims, name)
+        group = zarr.create_group(_atomic_store(path), zarr_format=3)
+        group.attrs.update(image.model_dump(mode="json", exclude_none=True)["attributes"])
+
+    return _run(_chunk_writes(stored, level0, create), compute)

@@ -243,6 +243,32 @@ NB_MODULE(_core, m) {
         release_kept_images();
     });
 
+    // Image files through the runtime's readers and writers, as the blurmix command reads and
+    // writes them (PNG of any depth and colour type, .npy; PNG written 8-bit, atomically).
+    m.def("load_image", [](const std::string &path, bool linear, double max_megabytes) {
+        ReadLimits limits;
+        if (max_megabytes > 0) limits.max_bytes = (uint64_t)(max_megabytes * 1e6);
+        Image img;
+        {
+            nb::gil_scoped_release release;
+            img = load_image(path, limits);
+            check_finite(img, path);
+            if (linear && sniff_format(path) == FileFormat::png) srgb_to_linear(img);
+        }
+        return to_numpy(std::move(img));
+    }, nb::arg("path"), nb::arg("linear") = false, nb::arg("max_megabytes") = 0.0,
+       "The image at path (PNG or .npy, told by content) as planar float32 (C, H, W).");
+    m.def("save_image", [](const std::string &path, const InPlanes &x, bool linear) {
+        Image img = planes(x);
+        nb::gil_scoped_release release;
+        const bool png = path.size() >= 4 && path.compare(path.size() - 4, 4, ".png") == 0;
+        if (!linear || !png) return save_image(path, img);
+        Image encoded = img.copy();
+        linear_to_srgb(encoded);
+        save_image(path, encoded);
+    }, nb::arg("path"), nb::arg("x"), nb::arg("linear") = false,
+       "Writes planar float32 (C, H, W) to path (.png 8-bit or .npy), atomically.");
+
     // The runtime's check: its message names the first bad value's row, column and channel.
     m.def("check_finite", [](const InPlanes &x, const std::string &what) { check_finite(planes(x), what); });
 

@@ -296,3 +296,115 @@ def test_bigtiff_in(tmp_path):
             np.testing.assert_array_equal(t.compute(), x)
             np.testing.assert_array_equal(bd.gaussian_blur(t, 2.0, boundary="clamp").compute(),
                                           blurmix.gaussian_blur(x, 2.0, boundary="clamp"))
+
+
+def test_zarr_write_resumes_past_all_zero_chunks(tmp_path):
+    # zarr skips chunks equal to the fill value by default; a resumed write would then compute
+    # them again on every run. Every chunk is a file, zeros too.
+    bio = pytest.importorskip("blurmix.dask_io")
+    y = da.zeros((8, 8), chunks=(4, 4), dtype=np.float32)
+    with dask_sync():
+        assert bio.write_zarr(y, tmp_path / "z.zarr") == 4
+        assert bio.write_zarr(y, tmp_path / "z.zarr") == 0
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_ome_zarr_round_trip_and_metadata(tmp_path, channels):
+    bio = pytest.importorskip("blurmix.dask_io")
+    zarr = pytest.importorskip("zarr")
+    models = pytest.importorskip("ome_zarr_models.v05.image")
+    shape = (50, 70) if channels is None else (50, 70, channels)
+    x = image(shape, seed=10)
+    y = bd.gaussian_blur(da.from_array(x, chunks=spatial_chunks((16, 32), shape)), 2.0, boundary="mirror")
+    path = tmp_path / "out.ome.zarr"
+    with dask_sync():
+        written = bio.write_ome_zarr(y, path, name="blurred")
+        assert written == 4 * 3
+        assert bio.write_ome_zarr(y, path, name="blurred") == 0  # resumed: nothing missing
+        back = bio.read_image(path)
+        assert back.shape == shape
+        np.testing.assert_array_equal(back.compute(), blurmix.gaussian_blur(x, 2.0, boundary="mirror"))
+    # The metadata is OME-NGFF 0.5 (validated by ome-zarr-models): channel axis first in the store.
+    image_meta = models.Image.from_zarr(zarr.open_group(str(path), mode="r"))
+    multiscale = image_meta.ome_attributes.multiscales[0]
+    names = [a.name for a in multiscale.axes]
+    assert names == (["y", "x"] if channels is None else ["c", "y", "x"])
+    assert multiscale.datasets[0].path == "0" and multiscale.name == "blurred"
+    stored = zarr.open_array(str(path / "0"), mode="r")
+    assert stored.shape == (shape if channels is None else (channels,) + shape[:2])
+
+
+def test_ome_zarr_refusals(tmp_path):
+    bio = pytest.importorskip("blurmix.dask_io")
+    zarr = pytest.importorskip("zarr")
+    zarr.create_group(str(tmp_path / "plain.zarr"))
+    with pytest.raises(ValueError, match="not an OME-Zarr"):
+        bio.read_image(tmp_path / "plain.zarr")
+    y = da.zeros((8, 8), chunks=4, dtype=np.float32)
+    with dask_sync():
+        bio.write_zarr(y, tmp_path / "array.zarr")
+    with pytest.raises(ValueError, match="holds a Zarr array"):
+        bio.write_ome_zarr(y, tmp_path / "array.zarr")
+    with pytest.raises(ValueError, match="no such file"):
+        bio.read_image(tmp_path / "missing.zarr")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a Zarr folder, TIFF or .npy"):
+        bio.read_image(tmp_path / "notes.txt")
+
+
+def test_npy_is_read_by_the_workers_not_shipped(tmp_path):
+    # A memory map given to dask travels as its data; read_npy's blocks carry only the path.
+    import pickle
+    bio = pytest.importorskip("blurmix.dask_io")
+    x = image((300, 200, 3), seed=11)
+    np.save(tmp_path / "x.npy", x)
+    d = bio.read_npy(tmp_path / "x.npy", chunks=128)
+    assert d.chunks[:2] == ((128, 128, 44), (128, 72))
+    assert len(pickle.dumps(dict(d.__dask_graph__()))) < 20000
+    np.testing.assert_array_equal(d.compute(scheduler="sync"), x)
+
+
+def test_halide_threads_match_the_workers():
+    # Each worker's Halide pool is set to the worker's own threads (2 here), not the core count.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        def halide_threads():
+            previous = blurmix.set_num_threads(1)
+            blurmix.set_num_threads(previous)
+            return previous
+        c.run(blurmix.set_num_threads, 5)
+        bd.match_halide_threads(c)
+        assert list(c.run(halide_threads).values()) == [2]
+
+
+def test_worker_killed_mid_fit_gives_the_same_result():
+    # A worker process killed (SIGKILL) while it fits blocks: its nanny starts another, the
+    # scheduler runs the lost tasks again, and the maps equal the whole-image fit's.
+    import signal
+    import time
+    shape = (256, 1024)
+    x = image(shape, seed=12)
+    target = blurmix.gaussian_blur(x, 5.0)
+    iters = 4000  # about 0.3 s a worker: the kill lands while blocks are being fitted
+    whole = blurmix.fit(x, target, sigma_min=3.0, sigma_max=9.0, iters=iters)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        bd.match_halide_threads(c)
+        pids = c.run(os.getpid)
+        r = bd.fit(da.from_array(x, chunks=(64, 256)), da.from_array(target, chunks=(64, 256)),
+                   sigma_min=3.0, sigma_max=9.0, iters=iters)
+        futures = c.compute([r.weights, r.fitted])
+        victim, deadline = None, time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:  # a worker in the middle of a block's fit
+            for address, keys in c.processing().items():
+                if any("fit_block" in str(k) for k in keys):
+                    victim = address
+                    break
+            time.sleep(0.005)
+        assert victim is not None, "no fit task was seen running"
+        os.kill(pids[victim], signal.SIGKILL)
+        weights, fitted = c.gather(futures)
+        after = c.run(os.getpid)
+        assert pids[victim] not in after.values()  # that process is gone: the work was redone
+    np.testing.assert_array_equal(weights, whole.weights)
+    np.testing.assert_array_equal(fitted, whole.fitted)
