@@ -187,3 +187,40 @@ def test_the_installed_command():
     assert p.returncode == 0, p.stderr
     for command in ("blur", "local-blur", "fit", "batch", "--scheduler", "--workers"):
         assert command in p.stdout
+
+
+def test_ctrl_c_then_rerun_finishes_the_job(tmp_path):
+    # Ctrl-C (SIGINT to the command's process group, as a terminal sends it) while chunks are being
+    # written: exit 130 with a message, only whole chunks in place; the same command again writes
+    # only the missing chunks, and the result is the whole-image fit's.
+    import signal
+    import time
+    x = image((512, 1024), seed=40)
+    t = blurmix.gaussian_blur(x, 5.0)
+    np.save(tmp_path / "s.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    args = ["fit", "--source", "s.npy", "--target", "t.npy", "--out", "fit", "--iters", 3000, "--chunk", 128,
+            "--plain-zarr"]
+    cmd = [sys.executable, "-m", "blurmix.dask_cli", "--workers", "2", "--no-progress"] + [str(a) for a in args]
+    p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    chunks = tmp_path / "fit" / "weights.zarr" / "c"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:
+        if chunks.exists() and sum(len(f) for _, _, f in os.walk(chunks)) >= 2:
+            break
+        time.sleep(0.01)
+    assert p.poll() is None, "the job ended before it could be interrupted"
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "run the same command again" in err
+    present = sum(len([n for n in files if not n.startswith(".tmp-")])
+                  for folder, _, files in os.walk(tmp_path / "fit") if f"{os.sep}c{os.sep}" in folder + os.sep)
+    assert 2 <= present < 3 * 32  # 32 chunks in each of the 3 outputs
+    rc, out, err = run(*args, cwd=tmp_path)
+    assert rc == 0, err
+    assert out["chunks_written"] == 3 * 32 - present  # only the missing ones
+    whole = blurmix.fit(x, t, sigma_min=3.0, sigma_max=9.0, iters=3000)
+    np.testing.assert_array_equal(bio.read_image(tmp_path / "fit" / "weights.zarr").compute(), whole.weights)
+    np.testing.assert_array_equal(bio.read_image(tmp_path / "fit" / "fitted.zarr").compute(), whole.fitted)
