@@ -306,33 +306,53 @@ def _aligned(chunks, multiple):
     return tuple(int(e1 - e0) for e0, e1 in zip(edges, edges[1:]))
 
 
-def _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, report_every):
+def _fit_blocks(x, t, r, boundary, blur_sigmas, fn, out_planes, per_block_total=False):
+    """fn(a, b, t) on every block, where a and b are the source blurred at blur_sigmas inside the
+    block's own task: the source's blocks come padded by r (the larger sigma's halo, as in
+    _tiled), are blurred with zero padding and cropped by r. One task per block, so that a block's
+    blurs never leave the worker that fits it (less memory, fewer tasks). Blocks are aligned to the
+    fit's vector groups (see _FIT_COLUMNS) and at least r. fn returns (h, w, out_planes), or
+    with per_block_total (1, 1, out_planes)."""
     import dask.array as da
-    spatial = (_aligned(a.chunks[0], _FIT_ROWS), _aligned(a.chunks[1], _FIT_COLUMNS))
-    a, b, t = (v.rechunk(spatial + v.chunks[2:]) for v in (a, b, t))
+    spatial = (_at_least(_aligned(x.chunks[0], _FIT_ROWS), r), _at_least(_aligned(x.chunks[1], _FIT_COLUMNS), r))
+    padded = _padded_blocks(x, r, _PAD_MODE[boundary], spatial)
+    t = t.rechunk(spatial + t.chunks[2:])
+    s_min, s_max, std_devs = blur_sigmas
+
+    def fit_block(xb, tb):  # the name prefixes the tasks' keys
+        a = blurmix.gaussian_blur(xb, s_min, std_devs=std_devs, boundary="zero")[r:-r, r:-r]
+        b = blurmix.gaussian_blur(xb, s_max, std_devs=std_devs, boundary="zero")[r:-r, r:-r]
+        return fn(a, b, tb)
+
+    if per_block_total:
+        chunks, dtype = ((1,) * len(spatial[0]), (1,) * len(spatial[1]), (out_planes,)), np.float64
+    else:
+        chunks, dtype = spatial + ((out_planes,),), np.float32
+    # The padded blocks are larger than t's by 2r: map_blocks pairs blocks by index, never by shape.
+    return da.map_blocks(fit_block, padded, t, dtype=dtype, chunks=chunks,
+                         new_axis=[2] if x.ndim == 2 else None, meta=np.empty((0, 0, 0), dtype))
+
+
+def _local_fit(x, t, r, boundary, blur_sigmas, n, iters, lr, sigma_min, sigma_max, report_every):
     ends = _run_ends(iters, report_every)
     inv_n = float(np.float32(1.0 / n))  # as runtime/fit.cpp: 1 / N in double, then float
-    channels = a.shape[2] if a.ndim == 3 else 1
+    channels = x.shape[2] if x.ndim == 3 else 1
 
-    def fit_block(ab, bb, tb):  # the name prefixes the tasks' keys
-        pa, back = blurmix._image(ab, "a")
-        pb, _ = blurmix._image(bb, "b")
+    def fit(a, b, tb):
+        pa, back = blurmix._image(a, "a")
+        pb, _ = blurmix._image(b, "b")
         pt, _ = blurmix._image(tb, "target")
         logits, weights, sigma = blurmix._core.fit_local_block(pa, pb, pt, ends, lr, 0.9, 0.999, 1e-8, inv_n,
                                                              sigma_min, sigma_max)
+        stacked = np.empty(weights.shape + (2 + channels,), np.float32)
+        stacked[..., 0], stacked[..., 1] = weights, sigma
         out = np.empty_like(pa)
         blurmix._core.mix(pa, pb, logits[None], "cpu", "manual", out)
-        fitted = back(out[0])
-        if fitted.ndim == 2:
-            fitted = fitted[..., None]
-        return np.concatenate([weights[..., None], sigma[..., None], fitted], axis=2)
+        stacked[..., 2:] = back(out[0]).reshape(weights.shape + (channels,))
+        return stacked
 
-    two_d = a.ndim == 2
-    if two_d:  # blocks (h, w, C) throughout; the planes of the result are stacked on axis 2
-        a, b, t = a[..., None], b[..., None], t[..., None]
-    stacked = da.map_blocks(fit_block, a, b, t, dtype=np.float32,
-                            chunks=a.chunks[:2] + ((2 + channels,),))
-    fitted = stacked[..., 2] if two_d else stacked[..., 2:]
+    stacked = _fit_blocks(x, t, r, boundary, blur_sigmas, fit, 2 + channels)
+    fitted = stacked[..., 2] if x.ndim == 2 else stacked[..., 2:]
     return FitResult(stacked[..., 0], stacked[..., 1], fitted, mode="local")
 
 
@@ -375,23 +395,18 @@ def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=100
     t = _image(target, "target")
     if t.shape != x.shape:
         raise ValueError(f"target's shape {t.shape} differs from source's {x.shape}")
-    a = gaussian_blur(x, sigma_min, std_devs=std_devs, boundary=boundary)
-    b = gaussian_blur(x, sigma_max, std_devs=std_devs, boundary=boundary)
-    # The larger halo's chunks (the blurs' chunks differ where small chunks were merged).
-    a, t = a.rechunk(b.chunks), t.rechunk(b.chunks)
+    std_devs, boundary = float(std_devs), _boundary(boundary)
+    r = max(halo(sigma_min, std_devs), halo(sigma_max, std_devs))
+    blur_sigmas = (sigma_min, sigma_max, std_devs)
     n = float(np.prod(x.shape, dtype=np.float64))
     if mode == "local":
-        return _local_fit(a, b, t, n, iters, lr, sigma_min, sigma_max, int(report_every))
-    if a.ndim == 2:  # one channel axis for every block: the totals' axis 2 is then the moments'
-        a, b, t = a[..., None], b[..., None], t[..., None]
-    per_block = da.map_blocks(_moment_totals, a, b, t, dtype=np.float64,
-                              chunks=((1,) * len(a.chunks[0]), (1,) * len(a.chunks[1]), (3,)))
+        return _local_fit(x, t, r, boundary, blur_sigmas, n, iters, lr, sigma_min, sigma_max, int(report_every))
+    per_block = _fit_blocks(x, t, r, boundary, blur_sigmas, _moment_totals, 3, per_block_total=True)
     totals = per_block.sum(axis=(0, 1), dtype=np.float64)
     fitted_pair = dask.delayed(_global_adamax, nout=2)(totals, n, iters, lr)
     weight = da.from_delayed(fitted_pair[0], shape=(), dtype=np.float32)
     loss = da.from_delayed(fitted_pair[1], shape=(), dtype=np.float64)
-    chunks = a.chunks[:2]
-    weights = da.broadcast_to(weight, x.shape[:2], chunks=chunks)
+    weights = da.broadcast_to(weight, x.shape[:2], chunks=(_at_least(x.chunks[0], r), _at_least(x.chunks[1], r)))
     s_min, s_max = np.float32(sigma_min), np.float32(sigma_max)
     sigma = (weights * s_min + (np.float32(1) - weights) * s_max).astype(np.float32)
     fitted = mix(x, weights, sigma_min, sigma_max, std_devs=std_devs, boundary=boundary)

