@@ -209,10 +209,8 @@ class BatchReport:
 
 def batch(patterns, out_dir, op, *, client=None, fmt=None, images_per_task=None, progress=None):
     """op (Blur, Mix or Fit) on every image named by patterns, each output written atomically to
-    out_dir. client: a dask.distributed Client (None: Dask's current scheduler, one task after
-    another where there is none). progress: a callable given the number of images finished
+    out_dir. client: a dask.distributed Client (None: in this process, one image after another). progress: a callable given the number of images finished
     since its last call (e.g. a tqdm's update). Returns a BatchReport."""
-    import dask
     op.check()
     inputs = find_images(patterns)
     outputs = output_paths(inputs, out_dir, fmt)
@@ -238,9 +236,9 @@ def batch(patterns, out_dir, op, *, client=None, fmt=None, images_per_task=None,
         if progress:
             progress(len(group))
 
-    if client is None:
+    if client is None:  # in this process, one image after another
         for group in groups:
-            account(group, dask.delayed(_run_group)(group, op).compute())
+            account(group, _run_group(group, op))
         return report
     from dask.distributed import as_completed
     futures = {client.submit(_run_group, group, op, pure=False): group for group in groups}
