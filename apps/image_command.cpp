@@ -35,6 +35,7 @@ int ImageCommand::run() {
     check_new_output(out_path_, force_);
     const clock::time_point t1 = clock::now();
     Image out = compute(in);
+    in = Image();  // not needed for the writing: its memory goes back before the encoder takes more
     throw_if_interrupted();
     const clock::time_point t2 = clock::now();
     save_output(out_path_, out, in_);
