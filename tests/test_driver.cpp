@@ -56,10 +56,12 @@ TEST_CASE("driver: fit writes its outputs and ends with JSON", "[driver]") {
     blurmix::save_npy(d / "src.npy", src);
     blurmix::save_npy(d / "target.npy", target);
     Run r = run_driver("fit --source " + d / "src.npy" + " --target " + d / "target.npy" +
-                    " --sigma-min 2 --sigma-max 6 --mode global --iters 300 --out " + d / "fit" + " --json", d.path);
+                    " --sigma-min 2 --sigma-max 6 --mode global --iters 300 --out " + d / "fit" + " --json --timings",
+                    d.path);
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("iteration   100") != std::string::npos);
+    CHECK_THAT(r.err, Catch::Matchers::Matches("timings: read [0-9.]+ s, fit [0-9.]+ s, write [0-9.]+ s\n"));
     std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
     auto j = nlohmann::json::parse(last);
     CHECK(j["mode"] == "global");
