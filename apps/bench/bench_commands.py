@@ -234,6 +234,9 @@ def main():
         subprocess.run([blurmix, "blur", str(src), str(tgt), "--sigma", "5", "--force"], check=True)
         fit_argv = [blurmix, "fit", "--source", str(src), "--target", str(tgt), "--sigma-min", "3", "--sigma-max",
                     "9", "--iters", str(fit_iters), "--json", "--quiet"]
+        fit_help = subprocess.run([blurmix, "fit", "--help"], capture_output=True, text=True).stdout
+        if "--timings" in fit_help:  # older builds have no phases to print
+            fit_argv.append("--timings")
         fit_dir = work / "fit_out"
         cases += [Case(f"fit {fit_size} x{fit_iters} --out", fit_argv + ["--out", str(fit_dir)], out=fit_dir),
                   Case(f"fit {fit_size} x{fit_iters} no --out", fit_argv)]
@@ -293,7 +296,9 @@ def main():
         whole, bare = by_name[f"fit {fit_size} x{fit_iters} --out"], by_name[f"fit {fit_size} x{fit_iters} no --out"]
         for c in (whole, bare):
             fit_s = statistics.median(c.reported)
-            row(c, f"the fit's own seconds in the same runs ({fit_s:.3f})", c.median() / fit_s)
+            t = c.timings()
+            phases = f"; read {t['read']:.3f}, write {t['write']:.3f}, last run" if t else ""
+            row(c, f"the fit's own seconds in the same runs ({fit_s:.3f}{phases})", c.median() / fit_s)
         print(f"| fit: --out against no --out | | | | | {whole.median() / bare.median():.2f}x |")
     if "blur" in groups:
         for n in sizes:

@@ -61,9 +61,21 @@ const unsigned char kViridis[256][3] = {
     {246, 230, 32}, {248, 230, 33}, {251, 231, 35}, {253, 231, 37},
 };
 
+// The table's colours as floats, made once: viridis() is called for every pixel of a map.
+struct ViridisFloats {
+    Rgb colours[256];
+    ViridisFloats() {
+        for (int i = 0; i < 256; i++) colours[i] = {kViridis[i][0] / 255.0f, kViridis[i][1] / 255.0f, kViridis[i][2] / 255.0f};
+    }
+};
+
 Rgb viridis(float t) {
-    const unsigned char *c = kViridis[int(std::lround(std::clamp(t, 0.0f, 1.0f) * 255.0f))];
-    return {c[0] / 255.0f, c[1] / 255.0f, c[2] / 255.0f};
+    static const ViridisFloats table;
+    // lround without the libm call: for p in [0, 255], p minus its integer part is exact, so the
+    // comparison rounds halves up exactly as lround does.
+    const float p = std::clamp(t, 0.0f, 1.0f) * 255.0f;
+    const int i = int(p);
+    return table.colours[i + (p - float(i) >= 0.5f)];
 }
 
 // 5x7 glyphs, one string per glyph: seven rows of five pixels, '#' = ink.
