@@ -302,7 +302,6 @@ std::string deflate_isal(const std::vector<png_byte> &data, bool last, std::vect
     zs.level = 1;
     zs.level_buf = level_buf.data();
     zs.level_buf_size = uint32_t(level_buf.size());
-    zs.flush = last ? NO_FLUSH : SYNC_FLUSH;
     out.resize(deflate_room(data.size()));
     zs.next_out = out.data();
     zs.avail_out = uint32_t(std::min<size_t>(out.size(), UINT32_MAX));
