@@ -10,10 +10,11 @@ cd "$(dirname "$0")"
 what=${1:-build}
 build_dir=${BUILD_DIR:-build}
 
-# Debian packages: compiler, libpng, CLI11, Catch2, OpenCL on the CPU (PoCL), python3-venv,
+# Debian packages: compiler, libpng and zlib, ISA-L (the PNG encoder's fast deflate), CLI11, Catch2,
+# OpenCL on the CPU (PoCL), python3-venv,
 # python3-dev (Halide's CMake package and the Python extension need Python's headers), and for the
 # Python package PyTorch (CPU; PyPI's torch for Linux brings gigabytes of CUDA), pytest and tqdm.
-packages=(g++ make git python3 python3-venv python3-dev libpng-dev libcli11-dev catch2 nlohmann-json3-dev
+packages=(g++ make git python3 python3-venv python3-dev libpng-dev zlib1g-dev libisal-dev libcli11-dev catch2 nlohmann-json3-dev
           pocl-opencl-icd ocl-icd-opencl-dev python3-torch python3-numpy python3-pytest python3-tqdm
           ${EXTRA_PACKAGES:-})
 missing=()

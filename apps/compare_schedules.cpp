@@ -4,6 +4,9 @@
 // command line, 77 when a device asked for with --devices is not available here.
 // GPU variants also get a blur row with the data left on the device ("on the device"): the
 // kernels' own time, against which the device's memory bandwidth is a bound.
+// CPU blur rows also get the fraction of the machine's FMA peak (machine_peak.h, printed with the
+// table) and their time against a plain copy of the same bytes on the same threads (the bound for
+// a blur that reads and writes the image once).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -12,12 +15,14 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <cstring>
 #include <random>
 #include <sstream>
 
 #include "HalideRuntime.h"
 #include "blurmix.h"
 #include "halide_benchmark.h"
+#include "machine_peak.h"
 #include "pipeline_headers.h"
 // The core library's own way to a generated pipeline (internal to it): the "on the device" rows
 // call the blur pipeline directly, with buffers that stay on the device.
@@ -36,6 +41,8 @@ struct Row {
     std::string stage, device, schedule, status;
     int size = 0;
     double ms = NAN, mpix = NAN, speedup = NAN, gflops = NAN, diff = NAN;
+    double vs_copy = NAN;        // ms over the copy's ms at the same size (CPU blur rows)
+    double peak_fraction = NAN;  // gflops over the FMA peak (CPU blur rows), set once it is known
 };
 
 struct Settings {
@@ -106,6 +113,32 @@ std::vector<float> taps(float sigma) {
     for (float &v : w) v /= sum;
     return w;
 }
+
+// The reference for a memory-bound blur: the image's bytes copied once (read + write) by plain
+// memcpy calls, one contiguous slice per thread of Halide's pool, run by that pool
+// (halide_do_par_for), so that it has the threads and the start-up cost the blur has.
+class ParallelCopy {
+  public:
+    ParallelCopy(const Image &src, Image &dst) : src_(src), dst_(dst), tasks_(halide_threads()) {}
+    void operator()() {
+        if (halide_do_par_for(nullptr, task, 0, tasks_, reinterpret_cast<uint8_t *>(this)) != 0) {
+            throw Error("copy: halide_do_par_for failed");
+        }
+    }
+    int threads() const { return tasks_; }
+
+  private:
+    static int task(void *, int i, uint8_t *closure) {
+        auto *self = reinterpret_cast<ParallelCopy *>(closure);
+        const size_t bytes = self->src_.size_in_bytes(), begin = bytes * i / self->tasks_,
+                     end = bytes * (i + 1) / self->tasks_;
+        std::memcpy((char *)self->dst_.data() + begin, (const char *)self->src_.data() + begin, end - begin);
+        return 0;
+    }
+    const Image &src_;
+    Image &dst_;
+    const int tasks_;
+};
 
 // Why a variant of one of these pipelines was not built ("" when all were).
 std::string not_built(const std::vector<std::string> &pipelines, const Variant &v) {
@@ -347,6 +380,27 @@ int main(int argc, char **argv) {
                                   fit(src, target, o);
                               }, NAN, true, {"blur", "fit_moments", "fit_steps", "fit_maps", "mix"}, true});
 
+            // The copy row: timed when any blur row or the copy itself is asked for.
+            double copy_ms = NAN;
+            auto asked = [&](const std::string &name) {
+                return stage_filter.empty() ||
+                       std::any_of(stage_filter.begin(), stage_filter.end(),
+                                   [&](const std::string &w) { return name.find(w) != std::string::npos; });
+            };
+            if (asked("copy") || asked("blur sigma 1") || asked("blur sigma 3") || asked("blur sigma 9")) {
+                ParallelCopy copy(src, out);
+                copy();
+                Row r{"copy (memcpy, the blur's bytes)", "cpu", std::to_string(copy.threads()) + " threads", "ok", n};
+                if (std::memcmp(out.data(), src.data(), src.size_in_bytes()) != 0) {
+                    r.status = "DIFFERS";
+                    all_agree = false;
+                }
+                r.ms = copy_ms = 1e3 * median_seconds(copy, settings);
+                r.mpix = mpix / (r.ms * 1e-3);
+                r.vs_copy = 1.0;
+                rows.push_back(r);
+            }
+
             for (const Stage &st : stages) {
                 if (!stage_filter.empty() &&
                     std::none_of(stage_filter.begin(), stage_filter.end(),
@@ -392,6 +446,7 @@ int main(int argc, char **argv) {
                     r.ms = 1e3 * median_seconds([&] { st.op(v); }, s) / st.calls_per_op;
                     r.mpix = mpix / (r.ms * 1e-3);
                     if (!std::isnan(st.flops)) r.gflops = st.flops * n * n / (r.ms * 1e-3) / 1e9;
+                    if (!std::isnan(st.flops) && v.device == "cpu") r.vs_copy = r.ms / copy_ms;
                     if (v.device == "cpu" && v.schedule == "naive") naive_ms = r.ms;
                     stage_rows.push_back(r);
                     std::cerr << "." << std::flush;
@@ -413,6 +468,7 @@ int main(int argc, char **argv) {
                     r.ms = 1e3 * median_seconds(op, s);
                     r.mpix = mpix / (r.ms * 1e-3);
                     r.gflops = st.flops * n * n / (r.ms * 1e-3) / 1e9;
+                    r.vs_copy = r.ms / copy_ms;
                     stage_rows.push_back(r);
                 }
 #endif
@@ -422,22 +478,38 @@ int main(int argc, char **argv) {
         }
         std::cerr << "\n";
 
-        std::cout << "| stage | size | device | schedule | ms | MP/s | vs naive | GFLOP/s | max rel. diff | check |\n"
-                  << "|---|---|---|---|---:|---:|---:|---:|---:|---|\n";
+        // After the timed work, so that the clock measured is the one the work ran at.
+        const MachinePeak peak = measure_machine_peak();
+        for (Row &r : rows) {
+            if (r.device == "cpu" && !std::isnan(r.gflops) && peak.gflops() > 0) r.peak_fraction = r.gflops / peak.gflops();
+        }
+        std::cout << peak.describe() << "\n";
+        std::cout << "| stage | size | device | schedule | ms | MP/s | vs naive | GFLOP/s | % of FMA peak | x copy "
+                     "| max rel. diff | check |\n"
+                  << "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
         for (const Row &r : rows) {
             std::cout << "| " << r.stage << " | " << r.size << " | " << r.device << " | " << r.schedule
                       << " | " << fmt(r.ms, 3) << " | " << fmt(r.mpix, 1) << " | " << fmt(r.speedup, 2)
-                      << " | " << fmt(r.gflops, 1) << " | " << (std::isnan(r.diff) ? "" : fmt(r.diff * 1e6, 2) + "e-6")
+                      << " | " << fmt(r.gflops, 1) << " | " << fmt(100 * r.peak_fraction, 1) << " | "
+                      << fmt(r.vs_copy, 2) << " | " << (std::isnan(r.diff) ? "" : fmt(r.diff * 1e6, 2) + "e-6")
                       << " | " << r.status << " |\n";
         }
-        std::cout << "\nBlur GFLOP/s count the folded algorithm: 2 + 6r FLOPs per pixel (r = half width).\n";
+        std::cout << "\nBlur GFLOP/s count the folded algorithm: 2 + 6r FLOPs per pixel (r = half width). "
+                     "x copy: the row's time over the copy's at the same size.\n";
+        for (const Row &r : rows) {
+            if (r.stage == "blur sigma 1" && r.device == "cpu" && r.schedule == "manual" && !std::isnan(r.vs_copy)) {
+                std::cout << "Blur sigma 1, " << r.size << "x" << r.size << ": " << fmt(r.vs_copy, 2)
+                          << "x the copy's time (goal at large images: at most 1.3x).\n";
+            }
+        }
         if (!csv_path.empty()) {
             std::ostringstream csv;
-            csv << "stage,size,device,schedule,ms,mpix_per_s,speedup_vs_naive,gflops,max_rel_diff,status\n";
+            csv << "stage,size,device,schedule,ms,mpix_per_s,speedup_vs_naive,gflops,fma_peak_percent,"
+                   "vs_copy,max_rel_diff,status\n";
             for (const Row &r : rows) {
-                csv << '"' << r.stage << "\"," << r.size << "," << r.device << "," << r.schedule << ","
+                csv << '"' << r.stage << "\"," << r.size << "," << r.device << ",\"" << r.schedule << "\","
                     << fmt(r.ms, 4) << "," << fmt(r.mpix, 2) << "," << fmt(r.speedup, 3) << ","
-                    << fmt(r.gflops, 2) << "," << (std::isnan(r.diff) ? "" : std::to_string(r.diff)) << ",\""
+                    << fmt(r.gflops, 2) << "," << fmt(100 * r.peak_fraction, 2) << "," << fmt(r.vs_copy, 3) << "," << (std::isnan(r.diff) ? "" : std::to_string(r.diff)) << ",\""
                     << r.status << "\"\n";
             }
             const std::string text = csv.str();

@@ -2,6 +2,7 @@
 // optionally the sigmas) so that the mix of blurs of the source matches the target; with
 // --scales K (or --smooth) it fits a K-scale stack's scale map instead.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -70,6 +71,7 @@ public:
                                        "sigma.npy, sigma.png");
         app->add_flag("--json", json_, "end with one line of JSON");
         app->add_flag("--quiet", quiet_, "no progress lines");
+        app->add_flag("--timings", timings_, "print the seconds of each phase (read, fit, write) on stderr");
         blur_.add(app, opt_.blur);
         input_.add(app);
         add_force_option(app, force_);
@@ -92,6 +94,9 @@ public:
     }
 
     int run() override {
+        using clock = std::chrono::steady_clock;
+        auto seconds = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+        const clock::time_point t0 = clock::now();
         Image source = load_input(source_, in_), target = load_input(target_, in_);
         check_fit_inputs(source, target, opt_);
         if (stack_used_) check_scale_options(opt_, so_);
@@ -104,7 +109,9 @@ public:
         if (!quiet_) opt_.progress = print_progress;
         // An interrupted fit stops between iterations and its outputs hold the state it reached.
         opt_.should_stop = [] { return interrupt_signal() != 0; };
+        const clock::time_point t1 = clock::now();
         FitResult r = stack_used_ ? fit_scales(source, target, opt_, so_) : fit(source, target, opt_);
+        const clock::time_point t2 = clock::now();
         if (!out_.empty()) {
             std::vector<std::function<void()>> writes = {
                 [&] { save_output(out_ + "/" + fitted_name, r.fitted, in_); },
@@ -120,6 +127,10 @@ public:
                 writes.push_back([&] { save_npy(out_ + "/weights.npy", r.weights); });
             }
             write_concurrently(writes);
+        }
+        if (timings_) {
+            std::fprintf(stderr, "timings: read %.4f s, fit %.4f s, write %.4f s\n", seconds(t0, t1), seconds(t1, t2),
+                         seconds(t2, clock::now()));
         }
         nlohmann::json j = fit_json(r, opt_);
         if (stack_used_) {
@@ -142,7 +153,7 @@ public:
 
 private:
     std::string source_, target_, out_, mode_ = "local";
-    bool json_ = false, quiet_ = false, force_ = false;
+    bool json_ = false, quiet_ = false, force_ = false, timings_ = false;
     int scales_ = 0;
     CLI::Option *lr_opt_ = nullptr, *scales_opt_ = nullptr;
     FitOptions opt_;

@@ -1,6 +1,8 @@
 // The subcommands that read one image and write one, blur and mix: IN and OUT, the blur options,
 // the input options and --force, and the run that reads IN through the input options, refuses an
-// unsuitable or existing OUT before the work, and writes OUT by the same colour rule.
+// unsuitable or existing OUT before the work, and writes OUT by the same colour rule. With
+// --timings it prints the seconds of each phase (read, compute, write) on stderr: the
+// whole-command benchmark (apps/bench/bench_commands.py) sets the command against its kernel.
 #pragma once
 
 #include <string>
@@ -30,7 +32,7 @@ protected:
 
 private:
     std::string in_path_, out_path_;
-    bool force_ = false;
+    bool force_ = false, timings_ = false;
     BlurOptions blur_opt_;
     BlurOptionGroup blur_group_;
     InputOptionGroup input_group_;

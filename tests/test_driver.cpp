@@ -37,8 +37,11 @@ TEST_CASE("driver: blur and mix write images matching the library", "[driver]") 
     blurmix::Image out = blurmix::load_image(d / "out.npy");
     CHECK(test::max_abs_diff(out, ref::blur(ref::from(in_q), 2.5, 2, blurmix::Boundary::mirror)) < 2e-6);
 
-    r = run_driver("mix " + d / "in.png" + " " + d / "mix.npy" + " --sigma-min 1 --sigma-max 4 --weight 0.25", d.path);
+    r = run_driver("mix " + d / "in.png" + " " + d / "mix.npy" + " --sigma-min 1 --sigma-max 4 --weight 0.25 --timings",
+                   d.path);
     REQUIRE(r.status == 0);
+    // --timings: the phases on stderr, for the whole-command benchmark (apps/bench/bench_commands.py).
+    CHECK_THAT(r.err, Catch::Matchers::Matches("timings: read [0-9.]+ s, compute [0-9.]+ s, write [0-9.]+ s\n"));
     ref::Array a = ref::blur(ref::from(in_q), 1), b = ref::blur(ref::from(in_q), 4);
     CHECK(test::max_abs_diff(blurmix::load_image(d / "mix.npy"), ref::mix(a, b, {std::log(0.25 / 0.75)})) < 2e-6);
 }
@@ -53,10 +56,12 @@ TEST_CASE("driver: fit writes its outputs and ends with JSON", "[driver]") {
     blurmix::save_npy(d / "src.npy", src);
     blurmix::save_npy(d / "target.npy", target);
     Run r = run_driver("fit --source " + d / "src.npy" + " --target " + d / "target.npy" +
-                    " --sigma-min 2 --sigma-max 6 --mode global --iters 300 --out " + d / "fit" + " --json", d.path);
+                    " --sigma-min 2 --sigma-max 6 --mode global --iters 300 --out " + d / "fit" + " --json --timings",
+                    d.path);
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("iteration   100") != std::string::npos);
+    CHECK_THAT(r.err, Catch::Matchers::Matches("timings: read [0-9.]+ s, fit [0-9.]+ s, write [0-9.]+ s\n"));
     std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
     auto j = nlohmann::json::parse(last);
     CHECK(j["mode"] == "global");

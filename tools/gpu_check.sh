@@ -61,14 +61,15 @@ bundle() {
   # The GPU libraries' host code and the CPU reference for any x86-64 (not "host": this
   # machine's AVX-512 need not be there). OpenCV off: its shared libraries are not there. The
   # Python package off: a shared module cannot take the static libpng (not built for PIC), and
-  # it would be for this Python, not the GPU machine's.
+  # it would be for this Python, not the GPU machine's. ISA-L off: Debian has no static libisal
+  # (the PNG encoder then deflates with zlib).
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DBLURMIX_SCHEDULES=manual -DBLURMIX_PYTHON=OFF \
     -DBLURMIX_CPU_TARGETS="x86-64-linux-avx2-avx-fma-f16c-sse41;x86-64-linux" \
     -DBLURMIX_COMPARE_TARGETS=x86-64-linux \
     -DBLURMIX_GPU_TARGETS="x86-64-linux-opencl-cl_doubles;x86-64-linux-cuda-cuda_capability_86" \
     -DCMAKE_DISABLE_FIND_PACKAGE_OpenCV=ON \
-    -DPNG_LIBRARY_RELEASE="$png_a" -DZLIB_LIBRARY_RELEASE="$z_a" \
+    -DPNG_LIBRARY_RELEASE="$png_a" -DZLIB_LIBRARY_RELEASE="$z_a" -DBLURMIX_ISAL=OFF \
     -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc"
   cmake --build "$build_dir" -j "$jobs" --target blurmix_tests compare_schedules bench_fit blurmix
   set +e
