@@ -80,7 +80,7 @@ def tiled_fit(client, src, tgt, out, iters):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     t0 = time.perf_counter()
-    r = bd.fit(bio.read_zarr(src), bio.read_zarr(tgt), sigma_min=3.0, sigma_max=9.0, iters=iters)
+    r = bd.fit(bio.open_image(src), bio.open_image(tgt), sigma_min=3.0, sigma_max=9.0, iters=iters)
     writes = []
     for name in ("weights", "sigma", "fitted"):
         w, _ = bio.write_ome_zarr(getattr(r, name), os.path.join(out, name + ".ome.zarr"), name=name, compute=False)

@@ -59,8 +59,17 @@ def match_halide_threads(client):
     client.register_plugin(_halide_threads_plugin(), name="blurmix-match-halide-threads")
 
 
+def _source_class():
+    from blurmix.dask_io import ImageSource
+    return ImageSource
+
+
 def _dask_array(a, name: str):
     import dask.array as da
+    if isinstance(a, _source_class()):
+        if a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name} ({a!r}) must hold float32 or float64, not {a.dtype}")
+        return a
     if not isinstance(a, da.Array):
         a = da.asarray(a)
     if a.dtype == np.float64:
@@ -71,12 +80,13 @@ def _dask_array(a, name: str):
 
 
 def _image(x, name: str = "x"):
+    """x as a dask array, or an ImageSource (blurmix.dask_io.open_image) as it is."""
     x = _dask_array(x, name)
     if x.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (H, W) or (H, W, C), not {x.shape}")
-    if x.size == 0:
+    if 0 in x.shape:
         raise ValueError(f"{name} is empty: shape {x.shape}")
-    if x.ndim == 3 and len(x.chunks[2]) > 1:
+    if not isinstance(x, _source_class()) and x.ndim == 3 and len(x.chunks[2]) > 1:
         x = x.rechunk({2: -1})  # a pixel's channels are blurred by one call
     return x
 
@@ -86,6 +96,10 @@ def _map(m, name: str, x):
     if m.shape != x.shape[:2]:
         raise ValueError(f"{name} must have shape (H, W) = {tuple(x.shape[:2])}, not {m.shape}")
     return m
+
+
+def _spatial_chunks(a):
+    return tuple(a.chunks[:2])
 
 
 def _boundary(boundary) -> str:
@@ -142,17 +156,81 @@ def _padded_blocks(a, r: int, mode: str, spatial_chunks, fill=0.0):
     return da.overlap.overlap(p, depth=depth, boundary="none")
 
 
+def _source_rows(n: int, start: int, stop: int, mode: str):
+    """For the positions start..stop-1 of an axis of n pixels extended by `mode` (np.pad's
+    constant, edge or symmetric, reflected again as often as needed): the pixel each reads, or
+    -1 for the constant fill. np.pad of the indices themselves gives what np.pad of the image does."""
+    left, right = max(0, -start), max(0, stop - n)
+    if mode == "constant":
+        index = np.pad(np.arange(n), (left, right), mode="constant", constant_values=-1)
+    else:
+        index = np.pad(np.arange(n), (left, right), mode=mode)
+    return index[start + left:stop + left]
+
+
+def _read_padded(src, rows, cols, r: int, mode: str, fill: float):
+    """The block rows x cols ((start, stop) each) of the ImageSource src with r pixels on every
+    side, beyond the image as `mode` extends it: what the whole padded image holds there."""
+    ri = _source_rows(src.shape[0], rows[0] - r, rows[1] + r, mode)
+    ci = _source_rows(src.shape[1], cols[0] - r, cols[1] + r, mode)
+    rv, cv = ri[ri >= 0], ci[ci >= 0]
+    out_shape = (len(ri), len(ci)) + tuple(src.shape[2:])
+    if len(rv) == 0 or len(cv) == 0:
+        return np.full(out_shape, fill, np.float32)
+    r0, c0 = int(rv.min()), int(cv.min())
+    data = src.read(slice(r0, int(rv.max()) + 1), slice(c0, int(cv.max()) + 1))
+    inside = (ri >= 0)[:, None] & (ci >= 0)[None, :]
+    if inside.all() and np.array_equal(ri, np.arange(r0, r0 + len(ri))) and \
+            np.array_equal(ci, np.arange(c0, c0 + len(ci))):
+        return np.ascontiguousarray(data, dtype=np.float32)  # an inner block: the rectangle itself
+    out = np.full(out_shape, fill, np.float32)
+    picked = data[np.clip(ri - r0, 0, None)][:, np.clip(ci - c0, 0, None)]
+    out[inside] = picked[inside]
+    return out
+
+
+def _source_blocks(src, r: int, mode: str, spatial_chunks, fill=0.0):
+    """The blocks of an ImageSource with r pixels on every side (as _padded_blocks), each read by
+    its own task from storage: a dask array of no dependencies."""
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+    name = "read-padded-" + tokenize(src, r, mode, spatial_chunks, fill)
+    edges = [np.cumsum((0,) + tuple(c)) for c in spatial_chunks]
+    channel = (0,) if src.ndim == 3 else ()
+    dsk = {}
+    for i in range(len(spatial_chunks[0])):
+        for j in range(len(spatial_chunks[1])):
+            rows = (int(edges[0][i]), int(edges[0][i + 1]))
+            cols = (int(edges[1][j]), int(edges[1][j + 1]))
+            dsk[(name, i, j) + channel] = (_read_padded, src, rows, cols, r, mode, float(fill))
+    chunks = tuple(tuple(c + 2 * r for c in axis) for axis in spatial_chunks) + tuple((s,) for s in src.shape[2:])
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
+    return da.Array(graph, name, chunks, dtype=np.float32, meta=np.empty((0,) * src.ndim, np.float32))
+
+
+def _blocks(a, r: int, mode: str, spatial_chunks, fill=0.0):
+    """a's blocks on spatial_chunks, each with r pixels on every side from the image extended by
+    `mode`: read by each block's own task from an ImageSource, or overlapped from a dask array."""
+    if isinstance(a, _source_class()):
+        return _source_blocks(a, r, mode, spatial_chunks, fill)
+    if r == 0:
+        return a.rechunk(tuple(spatial_chunks) + tuple((s,) for s in a.shape[2:]))
+    return _padded_blocks(a, r, mode, spatial_chunks, fill)
+
+
 def _tiled(fn, x, r: int, boundary: str, maps=(), map_fill=()):
     """fn(x_block, *map_blocks) on every overlapped block of x (and of the (H, W) maps, padded with
     their constant fill), each result cropped by r: a dask array of x's shape and chunks."""
     if r < 1:
         raise ValueError(f"the halo must be at least 1 pixel, not {r}")
-    spatial = (_at_least(x.chunks[0], r), _at_least(x.chunks[1], r))
-    blocks = _padded_blocks(x, r, _PAD_MODE[boundary], spatial)
+    chunks = _spatial_chunks(x)
+    spatial = (_at_least(chunks[0], r), _at_least(chunks[1], r))
+    blocks = _blocks(x, r, _PAD_MODE[boundary], spatial)
     # Maps get a trailing axis of size 1 beside a 3-D image, so that map_blocks pairs the blocks.
     map_blocks = []
     for m, fill in zip(maps, map_fill):
-        mb = _padded_blocks(m, r, "constant", spatial, fill)
+        mb = _blocks(m, r, "constant", spatial, fill)
         map_blocks.append(mb[..., None] if x.ndim == 3 else mb)
     out_chunks = spatial + tuple((s,) for s in x.shape[2:])
 
@@ -185,7 +263,7 @@ def mix(arr, weights, sigma_min, sigma_max, *, std_devs=2.0, boundary="zero"):
     x = _image(arr)
     r = max(halo(sigma_min, std_devs), halo(sigma_max, std_devs))
 
-    if np.ndim(weights) == 0 and not hasattr(weights, "dask"):
+    if not isinstance(weights, _source_class()) and np.ndim(weights) == 0 and not hasattr(weights, "dask"):
         w = float(weights)
         return _tiled(lambda b: blurmix.mix(b, w, sigma_min, sigma_max, std_devs=std_devs, boundary="zero"),
                       x, r, boundary)
@@ -204,7 +282,11 @@ def local_blur(arr, sigma_map, *, std_devs=2.0, boundary="zero", sigma_max=None)
     std_devs, boundary = float(std_devs), _boundary(boundary)
     x = _image(arr)
     s = _map(sigma_map, "sigma_map", x)
-    s_max = float(s.max().compute()) if sigma_max is None else float(sigma_max)
+    if sigma_max is None:  # a pass over the map (from storage for an ImageSource)
+        whole = _blocks(s, 0, "constant", _spatial_chunks(s)) if isinstance(s, _source_class()) else s
+        s_max = float(whole.max().compute())
+    else:
+        s_max = float(sigma_max)
     if not (math.isfinite(s_max) and s_max > 0):
         raise ValueError(f"sigma_map's largest value must be in (0, 1000], not {s_max}")
     r = halo(s_max, std_devs)
@@ -314,9 +396,10 @@ def _fit_blocks(x, t, r, boundary, blur_sigmas, fn, out_planes, per_block_total=
     fit's vector groups (see _FIT_COLUMNS) and at least r. fn returns (h, w, out_planes), or
     with per_block_total (1, 1, out_planes)."""
     import dask.array as da
-    spatial = (_at_least(_aligned(x.chunks[0], _FIT_ROWS), r), _at_least(_aligned(x.chunks[1], _FIT_COLUMNS), r))
-    padded = _padded_blocks(x, r, _PAD_MODE[boundary], spatial)
-    t = t.rechunk(spatial + t.chunks[2:])
+    chunks = _spatial_chunks(x)
+    spatial = (_at_least(_aligned(chunks[0], _FIT_ROWS), r), _at_least(_aligned(chunks[1], _FIT_COLUMNS), r))
+    padded = _blocks(x, r, _PAD_MODE[boundary], spatial)
+    t = _blocks(t, 0, "constant", spatial)
     s_min, s_max, std_devs = blur_sigmas
 
     def fit_block(xb, tb):  # the name prefixes the tasks' keys
@@ -406,7 +489,8 @@ def fit(source, target, *, sigma_min=3.0, sigma_max=9.0, mode="local", iters=100
     fitted_pair = dask.delayed(_global_adamax, nout=2)(totals, n, iters, lr)
     weight = da.from_delayed(fitted_pair[0], shape=(), dtype=np.float32)
     loss = da.from_delayed(fitted_pair[1], shape=(), dtype=np.float64)
-    weights = da.broadcast_to(weight, x.shape[:2], chunks=(_at_least(x.chunks[0], r), _at_least(x.chunks[1], r)))
+    chunks = _spatial_chunks(x)
+    weights = da.broadcast_to(weight, x.shape[:2], chunks=(_at_least(chunks[0], r), _at_least(chunks[1], r)))
     s_min, s_max = np.float32(sigma_min), np.float32(sigma_max)
     sigma = (weights * s_min + (np.float32(1) - weights) * s_max).astype(np.float32)
     fitted = mix(x, weights, sigma_min, sigma_max, std_devs=std_devs, boundary=boundary)

@@ -182,12 +182,6 @@ def _write(arr, path, args, name):
     return bio.write_ome_zarr(arr, path, name=name, compute=False)
 
 
-def _tiles(arr, chunk):
-    if chunk < 1:
-        raise ValueError(f"--chunk must be at least 1, not {chunk}")
-    return arr.rechunk((chunk, chunk) + arr.shape[2:])
-
-
 def _check_output(path):
     if not path.endswith(".zarr"):
         raise ValueError(f"{path}: the output must be a Zarr folder whose name ends in .zarr")
@@ -206,15 +200,16 @@ def _plan(args):
     import blurmix.dask_io as bio
     if args.command in ("blur", "local-blur"):
         _check_output(args.output)
-        x = _tiles(bio.read_image(args.input), args.chunk)
+        x = bio.open_image(args.input, chunks=args.chunk)
         if args.command == "blur":
             y = bd.gaussian_blur(x, args.sigma, std_devs=args.std_devs, boundary=args.boundary)
         else:
-            s = _tiles(bio.read_image(args.sigma_map), args.chunk)
+            s = bio.open_image(args.sigma_map, chunks=args.chunk)
             y = bd.local_blur(x, s, std_devs=args.std_devs, boundary=args.boundary, sigma_max=args.sigma_max)
         return [(y, args.output, args.command)], None
-    x = _tiles(bio.read_image(args.source), args.chunk)
-    t = _tiles(bio.read_image(args.target), args.chunk)
+    # Read by each block's task from storage: a worker holds only the blocks it computes.
+    x = bio.open_image(args.source, chunks=args.chunk)
+    t = bio.open_image(args.target, chunks=args.chunk)
     r = bd.fit(x, t, sigma_min=args.sigma_min, sigma_max=args.sigma_max, mode=args.mode, iters=args.iters,
                lr=args.lr, std_devs=args.std_devs, boundary=args.boundary, report_every=args.report_every)
     os.makedirs(args.out, exist_ok=True)
@@ -281,6 +276,8 @@ def _run_batch(args, client):
 
 def _check_arguments(args):
     """What can be refused before a cluster is started."""
+    if getattr(args, "chunk", 1) < 1:
+        raise ValueError(f"--chunk must be at least 1, not {args.chunk}")
     import blurmix.dask_batch as bb
     if args.command == "batch":
         _batch_op(args).check()

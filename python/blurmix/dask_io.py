@@ -18,7 +18,8 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["read_image", "read_zarr", "read_tiff", "read_npy", "write_zarr", "write_ome_zarr"]
+__all__ = ["open_image", "ImageSource", "read_image", "read_zarr", "read_tiff", "read_npy", "write_zarr",
+           "write_ome_zarr"]
 
 
 def _zarr():
@@ -78,15 +79,10 @@ def _is_group(path) -> bool:
         return json.load(f).get("node_type") == "group"
 
 
-def read_zarr(path, *, level=0):
-    """A Zarr v3 array, or an OME-Zarr image (a group with OME-NGFF 0.5 multiscales metadata: its
-    `level`-th resolution, 0 the full one), as a dask array with the stored chunks: (H, W) or
-    (H, W, C). OME axes other than c, y, x must have size 1 (they are dropped)."""
-    import dask.array as da
+def _ome_level(path, level):
+    """The zarr array of an OME-Zarr image's `level`-th resolution and its axes' names; axes
+    other than c, y, x must have one entry."""
     zarr = _zarr()
-    path = str(path)
-    if not _is_group(path):
-        return da.from_zarr(zarr.open_array(path, mode="r"))
     group = zarr.open_group(path, mode="r")
     try:
         image = _ome_image_class().from_zarr(group)
@@ -96,15 +92,30 @@ def read_zarr(path, *, level=0):
     datasets = multiscale.datasets
     if not 0 <= level < len(datasets):
         raise ValueError(f"{path}: level {level} out of range: the image has {len(datasets)}")
-    arr = da.from_zarr(group[datasets[level].path])
+    z = group[datasets[level].path]
     names = [axis.name for axis in multiscale.axes]
+    for name, n in zip(names, z.shape):
+        if name not in ("c", "y", "x") and n != 1:
+            raise ValueError(f"{path}: axis '{name}' has {n} entries; blurmix takes one 2-D image "
+                             f"(axes c, y, x), so select one first")
+    return z, names
+
+
+def read_zarr(path, *, level=0):
+    """A Zarr v3 array, or an OME-Zarr image (a group with OME-NGFF 0.5 multiscales metadata: its
+    `level`-th resolution, 0 the full one), as a dask array with the stored chunks: (H, W) or
+    (H, W, C). OME axes other than c, y, x must have size 1 (they are dropped)."""
+    import dask.array as da
+    zarr = _zarr()
+    path = str(path)
+    if not _is_group(path):
+        return da.from_zarr(zarr.open_array(path, mode="r"))
+    z, names = _ome_level(path, level)
+    arr = da.from_zarr(z)
     for axis, name in reversed(list(enumerate(names))):
         if name not in ("c", "y", "x"):
-            if arr.shape[axis] != 1:
-                raise ValueError(f"{path}: axis '{name}' has {arr.shape[axis]} entries; blurmix takes one "
-                                 f"2-D image (axes c, y, x), so select one first")
             arr = arr[(slice(None),) * axis + (0,)]
-            names.pop(axis)
+            names = names[:axis] + names[axis + 1:]
     if "c" in names:  # (C, H, W) -> (H, W, C)
         arr = da.moveaxis(arr, names.index("c"), -1)
     return arr
@@ -170,6 +181,78 @@ def read_npy(path, *, chunks=4096):
     f = _NpyFile(path)
     return da.from_array(f, chunks=(chunks, chunks) + f.shape[2:], asarray=False,
                          meta=np.empty((0,) * f.ndim, f.dtype))
+
+
+class ImageSource:
+    """An image in a file or store (Zarr, OME-Zarr, TIFF, .npy), read a rectangle at a time by
+    the task that needs it: blurmix.dask's functions take it in place of a dask array, and then
+    every block's task reads its own tile and halo from storage, so that no task depends on
+    another's data and a worker holds only the blocks it is computing (a dask array read from the
+    store and overlapped makes each block wait for its neighbours', and a worker then holds bands
+    of the image). It pickles as where the image is, never as its data.
+
+    shape (H, W) or (H, W, C); dtype the stored one; chunks the tiles computed, (rows, cols)."""
+
+    def __init__(self, base, layout, tile, token):
+        # layout: per stored axis "y", "x", "c" or 0 (an axis of one entry, dropped)
+        self.base, self.layout, self._token = base, tuple(layout), token
+        sizes = dict(zip(layout, base.shape))
+        self.shape = (sizes["y"], sizes["x"]) + ((sizes["c"],) if "c" in sizes else ())
+        self.ndim, self.dtype = len(self.shape), np.dtype(base.dtype)
+        self.chunks = tuple(tuple(min(tile, n - k) for k in range(0, n, tile)) for n in self.shape[:2])
+
+    def read(self, rows, cols):
+        """The rectangle rows x cols (slices) as (h, w) or (h, w, C), in the stored dtype."""
+        index = tuple({"y": rows, "x": cols, "c": slice(None)}.get(a, 0) for a in self.layout)
+        data = np.asarray(self.base[index])
+        kept = [a for a in self.layout if a in ("y", "x", "c")]
+        return data.transpose([kept.index(a) for a in ("y", "x", "c") if a in kept])
+
+    def __dask_tokenize__(self):
+        return self._token
+
+    def __repr__(self):
+        return f"ImageSource({self._token[1]!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _token(kind, path):
+    path = os.path.abspath(str(path))
+    stamp = os.path.join(path, "zarr.json") if os.path.isdir(path) else path
+    return (kind, path, os.stat(stamp).st_mtime_ns)
+
+
+def open_image(path, *, chunks=2048, level=0):
+    """The image at path (a Zarr array or OME-Zarr image folder, a (Big)TIFF or a .npy) as an
+    ImageSource of (chunks x chunks) tiles: what blurmix.dask reads with the least memory."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file or folder")
+    if int(chunks) < 1:
+        raise ValueError(f"chunks must be at least 1, not {chunks}")
+    lower = path.lower()
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "zarr.json")):
+            raise ValueError(f"{path}: a folder that is not a Zarr v3 array or group (no zarr.json)")
+        zarr = _zarr()
+        if not _is_group(path):
+            z = zarr.open_array(path, mode="r")
+            if z.ndim not in (2, 3):
+                raise ValueError(f"{path}: an array of shape {z.shape}, not (H, W) or (H, W, C)")
+            return ImageSource(z, ("y", "x", "c")[:z.ndim], int(chunks), _token("zarr", path))
+        z, names = _ome_level(path, level)
+        layout = [n if n in ("c", "y", "x") else 0 for n in names]
+        return ImageSource(z, layout, int(chunks), _token("ome-zarr", path) + (level,))
+    if lower.endswith((".tif", ".tiff")):
+        f = _TiffFile(path)
+        kind = "tiff"
+    elif lower.endswith(".npy"):
+        f = _NpyFile(path)
+        kind = "npy"
+    else:
+        raise ValueError(f"{path}: not a Zarr folder, TIFF or .npy file")
+    if f.ndim not in (2, 3):
+        raise ValueError(f"{path}: an image of shape {f.shape}, not (H, W) or (H, W, C)")
+    return ImageSource(f, ("y", "x", "c")[:f.ndim], int(chunks), _token(kind, path))
 
 
 def read_image(path):

@@ -408,3 +408,71 @@ def test_worker_killed_mid_fit_gives_the_same_result():
         assert pids[victim] not in after.values()  # that process is gone: the work was redone
     np.testing.assert_array_equal(weights, whole.weights)
     np.testing.assert_array_equal(fitted, whole.fitted)
+
+
+@pytest.mark.parametrize("kind", ["npy", "zarr", "ome-zarr", "tiff"])
+def test_from_storage_every_block_reads_its_own_halo(tmp_path, kind):
+    # An ImageSource (blurmix.dask_io.open_image): each block's task reads its tile and halo
+    # from the file itself (beyond the image as the boundary rule extends it). Equal bit for bit
+    # to the whole-array calls, every boundary, tiles of odd sizes and smaller than the halo, an
+    # image smaller than the halo (the mirror reflected more than once).
+    import pickle
+    bio = pytest.importorskip("blurmix.dask_io")
+    tifffile = pytest.importorskip("tifffile")
+    for shape in [(37, 53, 3), (5, 7)]:
+        x = image(shape, seed=13)
+        s = (0.5 + 4.0 * image(shape[:2], seed=14)).astype(np.float32)
+        t = blurmix.gaussian_blur(x, 3.0, boundary="clamp")
+        path = tmp_path / f"x{len(shape)}.{ {'ome-zarr': 'ome.zarr'}.get(kind, kind) }"
+        with dask_sync():
+            if kind == "npy":
+                np.save(path, x)
+            elif kind == "zarr":
+                bio.write_zarr(da.from_array(x, chunks=(16, 16) + shape[2:]), path)
+            elif kind == "ome-zarr":
+                bio.write_ome_zarr(da.from_array(x, chunks=(16, 16) + shape[2:]), path)
+            else:
+                tifffile.imwrite(path, x, tile=(16, 16), **({"photometric": "rgb"} if len(shape) == 3 else {}))
+        np.save(tmp_path / "s.npy", s)
+        np.save(tmp_path / "t.npy", t)
+        for tile in (7, 3, 64):
+            src = bio.open_image(path, chunks=tile)
+            assert src.shape == shape and len(pickle.dumps(src)) < 2000  # where it is, not its data
+            smap = bio.open_image(tmp_path / "s.npy", chunks=tile)
+            target = bio.open_image(tmp_path / "t.npy", chunks=tile)
+            expected, tiled = [], []
+            for boundary in BOUNDARIES:
+                expected += [blurmix.gaussian_blur(x, 4.0, boundary=boundary),
+                             blurmix.mix(x, 0.25, 1.5, 4.5, boundary=boundary),
+                             blurmix.local_blur(x, s, boundary=boundary)]
+                tiled += [bd.gaussian_blur(src, 4.0, boundary=boundary),
+                          bd.mix(src, 0.25, 1.5, 4.5, boundary=boundary),
+                          bd.local_blur(src, smap, boundary=boundary)]
+            whole = blurmix.fit(x, t, sigma_min=1.5, sigma_max=4.5, iters=30, report_every=10)
+            expected += [whole.weights, whole.fitted]
+            r = bd.fit(src, target, sigma_min=1.5, sigma_max=4.5, iters=30, report_every=10)
+            tiled += [r.weights, r.fitted]
+            for k, (want, got) in enumerate(zip(expected, da.compute(*tiled, scheduler="sync"))):
+                np.testing.assert_array_equal(got, want, err_msg=f"{kind} {shape} tile {tile} result {k}")
+
+
+def test_from_storage_on_cluster_and_refusals(client, tmp_path):
+    bio = pytest.importorskip("blurmix.dask_io")
+    x = image((64, 300), seed=15)
+    t = blurmix.gaussian_blur(x, 5.0)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    r = bd.fit(bio.open_image(tmp_path / "x.npy", chunks=40), bio.open_image(tmp_path / "t.npy", chunks=40),
+               sigma_min=3.0, sigma_max=9.0, iters=50)
+    weights, fitted = client.gather(client.compute([r.weights, r.fitted]))
+    whole = blurmix.fit(x, t, sigma_min=3.0, sigma_max=9.0, iters=50)
+    np.testing.assert_array_equal(weights, whole.weights)
+    np.testing.assert_array_equal(fitted, whole.fitted)
+    np.save(tmp_path / "ints.npy", np.zeros((8, 8), np.int32))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        bd.gaussian_blur(bio.open_image(tmp_path / "ints.npy"), 2.0)
+    np.save(tmp_path / "four.npy", np.zeros((2, 8, 8, 1), np.float32))
+    with pytest.raises(ValueError, match=r"not \(H, W\) or \(H, W, C\)"):
+        bio.open_image(tmp_path / "four.npy")
+    with pytest.raises(ValueError, match="chunks must be at least 1"):
+        bio.open_image(tmp_path / "x.npy", chunks=0)
