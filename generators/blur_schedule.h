@@ -25,9 +25,12 @@ namespace blurmix::gen {
 // partitioning removes the boundary tests) into a per-tile buffer: 1.4x slower; row strips
 // with the horizontal result sliding down (Halide did not slide it: every row recomputed
 // 2r + 1 rows); taller or shorter tiles (32, 128 rows): no change.
-// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one).
+// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one). at, at_var: where
+// output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
+// of the consumer at, whole there (the consumer's strip of rows is then the tile).
 inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_output, Expr width,
-                              Expr height, Expr boundary, int tile_h = 64) {
+                              Expr height, Expr boundary, int tile_h = 64,
+                              Func at = Func(), Var at_var = Var(), int h_lanes = 0) {
     Var x("x"), y("y"), xo("xo"), yo("yo"), xi("xi"), yi("yi"), tile("tile");
     const bool with_derivative = d_output.defined();
     const int natural = target.natural_vector_size<float>();
@@ -48,16 +51,30 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
         return ((extent + tiles - 1) / tiles + multiple - 1) / multiple * multiple;
     };
     const Expr tw = even(width, tile_w, vec * 2), th = even(height, tile_h, 8);
+    const bool tiled = !at.defined();
     for (Func out : outs) {
-        out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
-            .fuse(xo, yo, tile)
-            .parallel(tile)
-            .vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
+        if (tiled) {
+            out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
+                .fuse(xo, yo, tile)
+                .parallel(tile);
+        } else {
+            // The same loop names as a tile's, with the consumer's loop as the tile.
+            out.compute_at(at, at_var).rename(x, xi).rename(y, yi);
+        }
+        out.vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
     }
-    if (with_derivative) outs[1].compute_with(outs[0], yi);
-    b.input.compute_at(outs[0], tile).vectorize(x, vec);
+    const bool paired = b.output_pair.defined();
+    // Paired passes: the pass and its derivative are one Func, which both outputs read, so
+    // their loops are fused down to the vector group it is computed in.
+    if (with_derivative) outs[1].compute_with(outs[0], paired ? xi : yi);
+    const LoopLevel tile_level = tiled ? LoopLevel(outs[0], tile) : LoopLevel(at, at_var);
+    b.input.compute_at(tile_level).vectorize(x, vec);
     std::vector<Func> verticals = {b.vertical}, exts = {b.vertical_ext}, horizontals = {b.output};
-    if (with_derivative) {
+    if (paired) {
+        verticals = {b.vertical_pair};
+        exts.push_back(b.d_vertical_ext);
+        horizontals = {b.output_pair};
+    } else if (with_derivative) {
         verticals.push_back(b.d_vertical);
         exts.push_back(b.d_vertical_ext);
         horizontals.push_back(b.d_output);
@@ -72,7 +89,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     for (Func f : verticals) {
         Var ys("ys"), yr("yr");
         Func strip = f.in();
-        strip.compute_at(outs[0], tile).split(x, xo, xi, natural, TailStrategy::RoundUp)
+        strip.compute_at(tile_level).split(x, xo, xi, natural, TailStrategy::RoundUp)
             .split(y, ys, yr, rows, TailStrategy::RoundUp)
             .reorder(xi, yr, ys, xo).vectorize(xi).unroll(yr);
         f.compute_at(strip, ys).vectorize(x).unroll(y);
@@ -81,9 +98,23 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
             .reorder(x, y, ri, ro).vectorize(x).unroll(y).unroll(ri);
     }
     for (size_t i = 0; i < exts.size(); i++) {
-        exts[i].compute_at(outs[i], yi).vectorize(x, vec);
-        horizontals[i].compute_at(outs[i], xi).vectorize(x);
-        horizontals[i].update().vectorize(x);
+        exts[i].compute_at(outs[paired ? 0 : i], yi).vectorize(x, vec);
+    }
+    for (size_t i = 0; i < horizontals.size(); i++) {
+        horizontals[i].compute_at(outs[i], xi);
+        // (Both outputs' loops ask for the pair over the group; their union's extent is not a
+        // constant to Halide, though it is always the group's.)
+        if (paired) horizontals[i].bound_extent(x, hvec * 2);
+        if (h_lanes > 0) {
+            // Vectors of h_lanes, all of the group's for each tap.
+            Var xv("xv"), xu("xu");
+            RVar r = horizontals[i].rvars(0)[0];
+            horizontals[i].split(x, xu, xv, h_lanes).vectorize(xv).unroll(xu);
+            horizontals[i].update().split(x, xu, xv, h_lanes).reorder(xv, xu, r).vectorize(xv).unroll(xu);
+        } else {
+            horizontals[i].vectorize(x);
+            horizontals[i].update().vectorize(x);
+        }
     }
     std::vector<Func> padded = exts;
     padded.push_back(b.input);

@@ -2,6 +2,8 @@
 // derivatives at the current sigmas, the loss, the gradients of the per-pixel logits and of the
 // two sigmas, and the Adamax updates of both, in one pipeline (the seed recomputes the blurs
 // through autograd every iteration).
+#include <algorithm>
+
 #include "adamax.h"
 #include "blur_schedule.h"
 #include "mix_and_loss.h"
@@ -12,6 +14,8 @@ namespace blurmix::gen {
 class FitSigmaStepGenerator : public Generator<FitSigmaStepGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+    // The CPU manual schedule's variant, for A/B runs in one binary (apps/bench_sigma_step).
+    GeneratorParam<int> cpu_variant{"cpu_variant", 0};
 
     Input<Buffer<float, 3>> source{"source"};
     Input<Buffer<float, 3>> target{"target_image"};
@@ -35,8 +39,9 @@ public:
     void generate() {
         // Algorithm
         Expr w = source.width(), h = source.height(), ch = source.channels();
-        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min");
-        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max");
+        const bool paired = cpu_variant >= 2 && schedule == Schedule::manual && !get_target().has_gpu_feature();
+        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", paired);
+        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", paired);
         Func logit("logit");
         logit(x, y) = logit_state(x, y, 0);
         Mix m = mix(a.output, b.output, logit, target, w, h, ch);
@@ -116,6 +121,40 @@ public:
         // rows 6-7% faster at 512x512, 10% at 2048x2048, 34% at 64x64 (8 rows: 6-12% and 10%,
         // but 10% slower at 64x64; 32 rows: no change).
         const int vec = natural_vector_size<float>();
+        if (cpu_variant >= 1) {
+            // Strips of rows: both blurs and their derivatives computed per strip, consumed
+            // there by the update and the row sums while they are in cache.
+            const int strip_h = 16;
+            logit_state_out.reorder(j, x, y).unroll(j)
+                .split(y, yo, yi, strip_h, TailStrategy::GuardWithIf).parallel(yo)
+                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            for (Blur k : {a, b}) {
+                Func out = k.output.in(), d_out = k.d_output.in();
+                schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary, strip_h,
+                                  logit_state_out, yo, cpu_variant == 5 ? 8 : 0);
+            }
+            m.d_weight.compute_at(logit_state_out, x).vectorize(x);
+            m.d_weight.update().vectorize(x);
+            fused_row_sum(m.row_loss, vec, logit_state_out, yo, strip_h);
+            Func sigma_lanes = fused_row_sum(s.rows, vec, logit_state_out, yo, strip_h);
+            if (cpu_variant >= 3) {
+                // The weights once per strip (an exp a pixel, which the loss, both sigma sums
+                // and the update read), and both sigmas' sums in one pass over each row.
+                m.weight.compute_at(logit_state_out, yo).vectorize(x, vec);
+                s.rows.bound(i, 0, 2);
+                std::vector<Var> lane_args = sigma_lanes.args();
+                std::stable_partition(lane_args.begin(), lane_args.end(),
+                                      [](const Var &v) { return v.name() == "u"; });
+                sigma_lanes.reorder_storage(lane_args);  // the lanes innermost in memory
+                sigma_lanes.update().reorder(i, RVar("rxo")).unroll(i);
+            }
+            if (cpu_variant == 4) {
+                // The strip's state and target fetched into cache while its blurs compute.
+                Func(logit_state_out).prefetch(logit_state, yo, yo, 0);
+                Func(logit_state_out).prefetch(target, yo, yo, 0);
+            }
+            return;
+        }
         for (Blur k : {a, b}) {
             Func out = k.output.in(), d_out = k.d_output.in();
             out.compute_root();

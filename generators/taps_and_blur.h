@@ -89,13 +89,46 @@ struct Blur {
     Func input, vertical, vertical_ext, output;
     // With the sigma derivative: d_vertical = dW_y * in, d_output = W_x * d_vertical + dW_x * vertical.
     Func d_vertical, d_vertical_ext, d_output;
+    // Paired (with the derivative): each pass and its derivative as one Func of a Tuple, so that
+    // a tap pair's sum f(i - t) + f(i + t), which both use, is loaded and added once;
+    // vertical/d_vertical and output/d_output are then its elements. Undefined otherwise.
+    Func vertical_pair, output_pair;
 };
 
 inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Expr boundary,
-                 bool with_derivative, const std::string &name) {
+                 bool with_derivative, const std::string &name, bool paired = false) {
     Blur b;
     b.taps = gaussian_taps(sigma, std_devs, name + "_taps");
     b.input = extend(in, width, height, boundary, name + "_input");
+    if (with_derivative && paired) {
+        // The same sums as below, term for term.
+        Var x("x"), y("y"), c("c");
+        Func &w = b.taps.w, &dw = b.taps.dw;
+        RDom rv(1, b.taps.radius, name + "_vertical_r");
+        Func vp(name + "_vertical_pair");
+        vp(x, y, c) = {w(0) * b.input(x, y, c), dw(0) * b.input(x, y, c)};
+        Expr sv = b.input(x, y - rv, c) + b.input(x, y + rv, c);
+        vp(x, y, c) = {vp(x, y, c)[0] + w(rv) * sv, vp(x, y, c)[1] + dw(rv) * sv};
+        b.vertical_pair = vp;
+        b.vertical = Func(name + "_vertical");
+        b.vertical(x, y, c) = vp(x, y, c)[0];
+        b.d_vertical = Func(name + "_d_vertical");
+        b.d_vertical(x, y, c) = vp(x, y, c)[1];
+        b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
+        b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
+        Func &f = b.vertical_ext, &df = b.d_vertical_ext;
+        RDom rh(1, b.taps.radius, name + "_r");
+        Func hp(name + "_pair");
+        hp(x, y, c) = {w(0) * f(x, y, c), w(0) * df(x, y, c) + dw(0) * f(x, y, c)};
+        Expr sf = f(x - rh, y, c) + f(x + rh, y, c), sdf = df(x - rh, y, c) + df(x + rh, y, c);
+        hp(x, y, c) = {hp(x, y, c)[0] + w(rh) * sf, hp(x, y, c)[1] + (w(rh) * sdf + dw(rh) * sf)};
+        b.output_pair = hp;
+        b.output = Func(name);
+        b.output(x, y, c) = hp(x, y, c)[0];
+        b.d_output = Func(name + "_d");
+        b.d_output(x, y, c) = hp(x, y, c)[1];
+        return b;
+    }
     b.vertical = pass(b.input, b.taps.w, b.taps.radius, true, name + "_vertical");
     b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
     b.output = pass(b.vertical_ext, b.taps.w, b.taps.radius, false, name);
