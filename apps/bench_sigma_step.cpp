@@ -1,5 +1,6 @@
 // bench_sigma_step: the learned-sigma iteration (fit_sigma_step) in each of its CPU schedule
-// variants, built side by side (BLURMIX_SIGMA_STEP_VARIANTS), timed in one run, interleaved.
+// variants (images at root, as before issue 17; strips), built side by side, timed in one run,
+// interleaved.
 //   bench_sigma_step [--sizes 512,2048,4096] [--iters 10] [--repeats 7] [--peak-gflops 233]
 // Each sample runs `iters` iterations from the same start (sigmas 3 and 9, logits 0), swapping
 // the state as the runtime's fit does; the table gives the median over repeats, in ns a
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <functional>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "HalideBuffer.h"
@@ -36,19 +38,34 @@ Image noise(int n, unsigned seed) {
     return im;
 }
 
-// A target with something to fit: the left half the signal averaged over 3x3, the right half
-// over 7x7 (zero outside).
-Image box_target(const Image &x) {
-    const int n = x.width();
-    Image t(n, n, 1);
-    t.for_each_element([&](int i, int j, int) {
-        const int r = i < n / 2 ? 1 : 3;
-        double s = 0;
-        for (int v = j - r; v <= j + r; v++)
-            for (int u = i - r; u <= i + r; u++)
-                if (u >= 0 && u < n && v >= 0 && v < n) s += x(u, v, 0);
-        t(i, j, 0) = (float)(s / ((2 * r + 1) * (2 * r + 1)));
-    });
+// The Gaussian blur with zero padding, in double (the target only).
+Image gaussian(const Image &x, double sigma) {
+    const int n = x.width(), r = half_width((float)sigma, 2.f);
+    std::vector<double> w(2 * r + 1);
+    double sum = 0;
+    for (int t = -r; t <= r; t++) sum += w[t + r] = std::exp(-t * t / (2 * sigma * sigma));
+    for (double &v : w) v /= sum;
+    std::vector<double> tmp((size_t)n * n, 0.0);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++)
+            for (int t = -r; t <= r; t++)
+                if (j + t >= 0 && j + t < n) tmp[(size_t)j * n + i] += w[t + r] * x(i, j + t, 0);
+    Image out(n, n, 1);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int t = -r; t <= r; t++)
+                if (i + t >= 0 && i + t < n) s += w[t + r] * tmp[(size_t)j * n + i + t];
+            out(i, j, 0) = (float)s;
+        }
+    return out;
+}
+
+// The target: the left half blurred at the starting sigma_min, the right half at sigma_max, so
+// that the sigmas (and the kernels' widths) stay near where they start.
+Image halves_target(const Image &x, double s_min, double s_max) {
+    Image a = gaussian(x, s_min), b = gaussian(x, s_max), t(x.width(), x.height(), 1);
+    t.for_each_element([&](int i, int j, int c) { t(i, j, c) = i < x.width() / 2 ? a(i, j, c) : b(i, j, c); });
     return t;
 }
 
@@ -99,18 +116,24 @@ int main(int argc, char **argv) {
     std::printf("|---|---|---:|---:|---:|---:|---:|\n");
     bool failed = false;
     for (int n : sizes) {
-        Image x = noise(n, 1337), target = box_target(x);
+        Image x = noise(n, 1337), target = halves_target(x, s_min, s_max);
         std::vector<Run> runs(variants.size());
-        auto once = [&](size_t v, Run &r, bool count) {
-            r.state = Image(n, n, 3);
-            r.next = Image(n, n, 3);
+        // The buffers are made and reset outside the timed calls.
+        auto reset = [&](Run &r) {
+            if (r.state.width() != n) {
+                r.state = Image(n, n, 3);
+                r.next = Image(n, n, 3);
+                r.sigmas = Halide::Runtime::Buffer<float, 2>(2, 3);
+                r.sigmas_next = Halide::Runtime::Buffer<float, 2>(2, 3);
+                r.loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+            }
             r.state.fill(0.f);
-            r.sigmas = Halide::Runtime::Buffer<float, 2>(2, 3);
-            r.sigmas_next = Halide::Runtime::Buffer<float, 2>(2, 3);
+            r.next.fill(0.f);
             r.sigmas.fill(0.f);
             r.sigmas(0, 0) = s_min;
             r.sigmas(1, 0) = s_max;
-            r.loss = Halide::Runtime::Buffer<float, 0>::make_scalar();
+        };
+        auto once = [&](size_t v, Run &r, bool count) {
             if (count) r.flops = 0;
             for (int it = 0; it < iters; it++) {
                 if (count) {
@@ -127,16 +150,49 @@ int main(int argc, char **argv) {
                 std::swap(r.sigmas, r.sigmas_next);
             }
         };
-        for (size_t v = 0; v < variants.size(); v++) once(v, runs[v], true);
+        for (size_t v = 0; v < variants.size(); v++) {
+            reset(runs[v]);
+            once(v, runs[v], true);
+        }
+        Run scratch;
+        // The memory floor, timed among the variants: what an iteration must move at the least,
+        // the state read and written (12 + 12 bytes a pixel) and the source and target read
+        // (8), by two threads with nothing else to do, `iters` times.
+        auto traffic = [&]() {
+            double sink[2] = {0, 0};
+            auto half = [&](int t) {
+                const size_t plane = (size_t)n * n, lo = plane * t / 2, hi = plane * (t + 1) / 2;
+                for (int it = 0; it < iters; it++) {
+                    const Image &from = it % 2 ? scratch.next : scratch.state;
+                    Image &to = it % 2 ? scratch.state : scratch.next;
+                    for (int j = 0; j < 3; j++) {
+                        std::copy(from.data() + j * plane + lo, from.data() + j * plane + hi, to.data() + j * plane + lo);
+                    }
+                    float acc = 0;
+                    for (size_t i = lo; i < hi; i++) acc += x.data()[i] + target.data()[i];
+                    sink[t] += acc;
+                }
+            };
+            std::thread other(half, 1);
+            half(0);
+            other.join();
+            return sink[0] + sink[1];
+        };
         std::vector<std::vector<double>> ms(variants.size());
+        std::vector<double> floor_ms;
+        double sink = 0;
         for (int k = 0; k < repeats; k++) {
             for (size_t v = 0; v < variants.size(); v++) {
-                Run scratch;
+                reset(scratch);
                 auto t0 = std::chrono::steady_clock::now();
                 once(v, scratch, false);
                 ms[v].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
             }
+            auto t0 = std::chrono::steady_clock::now();
+            sink += traffic();
+            floor_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
+        std::sort(floor_ms.begin(), floor_ms.end());
         double base = 0;
         for (size_t v = 0; v < variants.size(); v++) {
             std::sort(ms[v].begin(), ms[v].end());
@@ -161,6 +217,9 @@ int main(int argc, char **argv) {
                         med * 1e6 / px_it, gflops, 100 * gflops / peak, base / med, diff, diff > 1e-4 ? " DIFFERS" : "");
             failed |= diff > 1e-4;
         }
+        std::printf("| %dx%d | memory floor (32 bytes a pixel, 2 threads)%s | %.2f | | | %.3fx | |\n", n, n,
+                    sink == 12345 ? " " : "", floor_ms[floor_ms.size() / 2] * 1e6 / ((double)n * n * iters),
+                    base / floor_ms[floor_ms.size() / 2]);
         std::printf("|  | (FLOPs a pixel-iteration: %.0f; final sigmas %.4f, %.4f) | | | | | |\n",
                     runs[0].flops / iters, runs[0].sigmas(0, 0), runs[0].sigmas(1, 0));
         std::fflush(stdout);

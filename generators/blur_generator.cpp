@@ -9,6 +9,9 @@ class BlurGenerator : public Generator<BlurGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
     GeneratorParam<bool> with_derivative{"with_derivative", false};
+    // The CPU horizontal pass's vector width in lanes (0: the whole group of 32 as one vector,
+    // which LLVM splits into 512-bit ones where there are), for A/B runs (apps/bench_blur_lanes).
+    GeneratorParam<int> h_lanes{"h_lanes", 0};
 
     Input<Buffer<float, 3>> input{"input"};
     Input<float> sigma{"sigma"};
@@ -55,7 +58,7 @@ public:
         } else {
             Func d_out = with_derivative ? Func(*d_output) : Func();
             schedule_blur_cpu(get_target(), b, output, d_out, output.width(), output.height(),
-                              boundary);
+                              boundary, 64, Func(), Var(), h_lanes);
         }
     }
 
