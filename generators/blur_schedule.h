@@ -35,10 +35,13 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     const bool with_derivative = d_output.defined();
     const int natural = target.natural_vector_size<float>();
     const int vec = natural * 2;
-    // The horizontal pass in 256-bit vectors even where 512-bit ones exist: its loads are
-    // shifted by one float per tap, and a misaligned 64-byte load always straddles two cache
-    // lines (a 32-byte one half the time). 5-8% faster at sigma 1, 3 and 9 in four A/B runs
-    // on the Zen 4 machine (2048x2048, sigma 9: 5.6 vs 6.0 ms).
+    // The horizontal pass in groups of 32 floats (hvec * 2) where AVX-512 would give 64: its
+    // loads are shifted by one float per tap, and a misaligned 64-byte load always straddles
+    // two cache lines (a 32-byte one half the time). 5-8% faster at sigma 1, 3 and 9 in four
+    // A/B runs on the Zen 4 machine (2048x2048, sigma 9: 5.6 vs 6.0 ms). LLVM still computes a
+    // group as two 512-bit vectors: the same group as four 256-bit vectors (h_lanes = 8) was
+    // 5-26% slower at sigma 1, 3, 9 on 2048x2048 and 8192x8192 (apps/bench_blur_lanes, one
+    // run, 30 Nov 2026, load 6), though fit_sigma_step's paired passes gain 2-3% from it.
     const int hvec = std::min(natural, 8) * 2;
     const int tile_w = 1024;
     std::vector<Func> outs = {output};

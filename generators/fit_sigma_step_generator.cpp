@@ -17,6 +17,9 @@ public:
     // The CPU manual schedule before the strips below: each image at root. Kept for A/B runs
     // in one binary (apps/bench_sigma_step builds both).
     GeneratorParam<bool> root_images{"root_images", false};
+    // The strips' horizontal passes in vectors of this many lanes (0: the group of 32 as one),
+    // for A/B runs.
+    GeneratorParam<int> h_lanes{"h_lanes", 8};
 
     Input<Buffer<float, 3>> source{"source"};
     Input<Buffer<float, 3>> target{"target_image"};
@@ -137,7 +140,7 @@ public:
             for (Blur k : {a, b}) {
                 Func out = k.output.in(), d_out = k.d_output.in();
                 schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary, strip_h,
-                                  logit_state_out, yo, 8);
+                                  logit_state_out, yo, h_lanes);
             }
             m.weight.compute_at(logit_state_out, yo).vectorize(x, vec);
             m.d_weight.compute_at(logit_state_out, x).vectorize(x);
