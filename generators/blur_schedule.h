@@ -76,6 +76,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     if (paired) {
         verticals = {b.vertical_pair};
         exts.push_back(b.d_vertical_ext);
+        if (!b.vertical_ext.defined()) exts.clear();  // the horizontal pass reads the vertical one
         horizontals = {b.output_pair};
     } else if (with_derivative) {
         verticals.push_back(b.d_vertical);

@@ -20,6 +20,10 @@ public:
     // The strips' horizontal passes in vectors of this many lanes (0: the group of 32 as one),
     // for A/B runs.
     GeneratorParam<int> h_lanes{"h_lanes", 8};
+    // The strips' horizontal passes read copies of the vertical rows extended by the boundary
+    // rule (true, as before) or the vertical pass itself (taps_and_blur.h's BlurForm), for A/B
+    // runs.
+    GeneratorParam<bool> ext_copies{"ext_copies", false};
 
     Input<Buffer<float, 3>> source{"source"};
     Input<Buffer<float, 3>> target{"target_image"};
@@ -45,8 +49,9 @@ public:
         Expr w = source.width(), h = source.height(), ch = source.channels();
         // The passes paired with their derivatives where the strips' schedule runs (below).
         const bool paired = schedule == Schedule::manual && !get_target().has_gpu_feature() && !root_images;
-        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", paired);
-        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", paired);
+        const BlurForm form = !paired ? BlurForm::separate : ext_copies ? BlurForm::paired : BlurForm::paired_no_ext;
+        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", form);
+        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", form);
         Func logit("logit");
         logit(x, y) = logit_state(x, y, 0);
         Mix m = mix(a.output, b.output, logit, target, w, h, ch);
@@ -129,7 +134,12 @@ public:
             // 0-8% more; the weights once per strip (one exp a pixel, not one per reader) and
             // both sigmas' sums in one pass over each row, their lanes innermost in memory
             // (they had been written lane by lane with scalar stores) 15% more at 512x512;
-            // the horizontal passes in 8-lane vectors, four for each tap, 1-2% more (two runs).
+            // the horizontal passes in 8-lane vectors, four for each tap, 2-3% more (three runs);
+            // the horizontal passes reading the vertical pass itself over the columns past the
+            // edges (taps_and_blur.h's BlurForm::paired_no_ext) rather than copies of its rows
+            // extended by the boundary rule, whose edges Halide wrote as scalar gathers, 16%
+            // more at 512x512 and 19% at 2048x2048 (one run, load 6 to 7.5). All together,
+            // against the images at root in the same run: 1.59x at 512x512, 2.84x at 2048x2048.
             // Tried and dropped: the strip's state and target prefetched at its start
             // (Halide's prefetch) no faster at 512x512, within noise at 2048x2048; strips of
             // 32 rows 6% slower at 2048x2048, of 8 rows the same.

@@ -95,8 +95,17 @@ struct Blur {
     Func vertical_pair, output_pair;
 };
 
+// How blur() writes a blur with its derivative: separate passes, or paired (above); and, when
+// paired, whether the horizontal pass reads the vertical pass extended by the boundary rule
+// (vertical_ext) or the vertical pass itself over the columns past the edges, computed from the
+// input extended in x. The two are the same numbers: the vertical pass runs along y, so
+// extending its input in x (zero, clamp or mirror) extends its result in x by the same rule,
+// for every row inside the image, which are the rows the horizontal pass reads.
+enum class BlurForm { separate, paired, paired_no_ext };
+
 inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Expr boundary,
-                 bool with_derivative, const std::string &name, bool paired = false) {
+                 bool with_derivative, const std::string &name, BlurForm form = BlurForm::separate) {
+    const bool paired = form != BlurForm::separate;
     Blur b;
     b.taps = gaussian_taps(sigma, std_devs, name + "_taps");
     b.input = extend(in, width, height, boundary, name + "_input");
@@ -114,9 +123,12 @@ inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Ex
         b.vertical(x, y, c) = vp(x, y, c)[0];
         b.d_vertical = Func(name + "_d_vertical");
         b.d_vertical(x, y, c) = vp(x, y, c)[1];
-        b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
-        b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
-        Func &f = b.vertical_ext, &df = b.d_vertical_ext;
+        if (form == BlurForm::paired) {
+            b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
+            b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
+        }
+        Func f = form == BlurForm::paired ? b.vertical_ext : b.vertical;
+        Func df = form == BlurForm::paired ? b.d_vertical_ext : b.d_vertical;
         RDom rh(1, b.taps.radius, name + "_r");
         Func hp(name + "_pair");
         hp(x, y, c) = {w(0) * f(x, y, c), w(0) * df(x, y, c) + dw(0) * f(x, y, c)};
