@@ -1,5 +1,6 @@
 // bench_blur_lanes: the blur's CPU schedule with its horizontal pass in vectors of each width
-// built (the blur generator's h_lanes; BLURMIX_BLUR_LANES), timed in one run, interleaved.
+// built (the blur generator's h_lanes), reading per-row padded copies of the vertical pass or
+// not (ext_copies; "_ext" in BLURMIX_BLUR_LANES), timed in one run, interleaved.
 //   bench_blur_lanes [--sizes 2048,8192] [--sigmas 1,3,9] [--repeats 9]
 // Median of repeats of one call each (after a warm-up), GFLOP/s of the folded algorithm
 // (2 + 6r FLOPs a pixel), the ratio to the first variant, and the largest difference from it.

@@ -11,11 +11,13 @@ namespace blurmix::gen {
 // Tiles of 1024x64 pixels, the tiles in parallel. Per tile: the input rows it needs (64 + 2r)
 // are copied with the boundary rule applied, so that the vertical pass reads them without a
 // test; the vertical pass runs down the tile one column at a time (eight rows of one vector at
-// once, below), so the rows it reads stay in L1; then per row the vertical result is padded
-// likewise (in L1) and the horizontal pass reads that, one 4-vector group at a time with the
-// tap loop inside. Accumulators live in stack allocations that LLVM keeps in registers, several
-// independent ones hiding the FMA latency. Only the padding copies hold the boundary rule, and
-// they are specialized on it.
+// once, below), so the rows it reads stay in L1, over the tile's columns and r more on each
+// side; the horizontal pass reads that, one 4-vector group at a time with the tap loop inside.
+// (The vertical pass of the input padded in x is the vertical pass padded by the same rule:
+// taps_and_blur.h's BlurForm. Where the blur is built with vertical_ext, per-row copies padded
+// by the rule, those are made per row in L1 and the horizontal pass reads them.) Accumulators
+// live in stack allocations that LLVM keeps in registers, several independent ones hiding the
+// FMA latency. Only the padding copies hold the boundary rule, and they are specialized on it.
 // Measured on a 2-core AMD EPYC (Zen 4) at 2048x2048, one channel, sigma 9: strips of 32
 // rows with accumulators in memory 39 ms; 512x32 tiles with padding 17 ms; register
 // accumulators at 4x width 15 ms; 512x64 tiles 8.4 ms (cv::sepFilter2D 34 ms in the same
@@ -25,6 +27,10 @@ namespace blurmix::gen {
 // partitioning removes the boundary tests) into a per-tile buffer: 1.4x slower; row strips
 // with the horizontal result sliding down (Halide did not slide it: every row recomputed
 // 2r + 1 rows); taller or shorter tiles (32, 128 rows): no change.
+// The horizontal pass reading the vertical pass past the edges rather than per-row padded
+// copies (whose edges Halide wrote as scalar gathers): A/B in one binary (bench_blur_lanes, two
+// runs, 30 Nov 2026, load 6): sigma 3 11% faster at 2048x2048 and 8192x8192, sigma 1 11% at
+// 2048x2048 (-4% to +4% at 8192x8192, memory-bound), sigma 9 -1% to +2%; bit for bit the same.
 // tile_h: the tiles' height at most (fit_sigma_step passes a shorter one). at, at_var: where
 // output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
@@ -76,13 +82,13 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     if (paired) {
         verticals = {b.vertical_pair};
         exts.push_back(b.d_vertical_ext);
-        if (!b.vertical_ext.defined()) exts.clear();  // the horizontal pass reads the vertical one
         horizontals = {b.output_pair};
     } else if (with_derivative) {
         verticals.push_back(b.d_vertical);
         exts.push_back(b.d_vertical_ext);
         horizontals.push_back(b.d_output);
     }
+    if (!b.vertical_ext.defined()) exts.clear();  // the horizontal pass reads the vertical one
     // The vertical pass runs down each column of the tile one vector wide, eight output rows
     // at a time with the tap loop unrolled by eight inside: the 8 x 8 (row, tap) pairs read only
     // 30 distinct input rows, and LLVM loads each once, where one row at a time loaded two per

@@ -101,11 +101,12 @@ struct Blur {
 // input extended in x. The two are the same numbers: the vertical pass runs along y, so
 // extending its input in x (zero, clamp or mirror) extends its result in x by the same rule,
 // for every row inside the image, which are the rows the horizontal pass reads.
-enum class BlurForm { separate, paired, paired_no_ext };
+enum class BlurForm { separate, separate_no_ext, paired, paired_no_ext };
 
 inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Expr boundary,
                  bool with_derivative, const std::string &name, BlurForm form = BlurForm::separate) {
-    const bool paired = form != BlurForm::separate;
+    const bool paired = form == BlurForm::paired || form == BlurForm::paired_no_ext;
+    const bool no_ext = form == BlurForm::separate_no_ext || form == BlurForm::paired_no_ext;
     Blur b;
     b.taps = gaussian_taps(sigma, std_devs, name + "_taps");
     b.input = extend(in, width, height, boundary, name + "_input");
@@ -123,12 +124,12 @@ inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Ex
         b.vertical(x, y, c) = vp(x, y, c)[0];
         b.d_vertical = Func(name + "_d_vertical");
         b.d_vertical(x, y, c) = vp(x, y, c)[1];
-        if (form == BlurForm::paired) {
+        if (!no_ext) {
             b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
             b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
         }
-        Func f = form == BlurForm::paired ? b.vertical_ext : b.vertical;
-        Func df = form == BlurForm::paired ? b.d_vertical_ext : b.d_vertical;
+        Func f = no_ext ? b.vertical : b.vertical_ext;
+        Func df = no_ext ? b.d_vertical : b.d_vertical_ext;
         RDom rh(1, b.taps.radius, name + "_r");
         Func hp(name + "_pair");
         hp(x, y, c) = {w(0) * f(x, y, c), w(0) * df(x, y, c) + dw(0) * f(x, y, c)};
@@ -142,14 +143,14 @@ inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Ex
         return b;
     }
     b.vertical = pass(b.input, b.taps.w, b.taps.radius, true, name + "_vertical");
-    b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
-    b.output = pass(b.vertical_ext, b.taps.w, b.taps.radius, false, name);
+    if (!no_ext) b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
+    b.output = pass(no_ext ? b.vertical : b.vertical_ext, b.taps.w, b.taps.radius, false, name);
     if (with_derivative) {
         b.d_vertical = pass(b.input, b.taps.dw, b.taps.radius, true, name + "_d_vertical");
-        b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
+        if (!no_ext) b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
         Var x("x"), y("y"), c("c");
         RDom r(1, b.taps.radius, name + "_d_r");
-        Func &f = b.vertical_ext, &df = b.d_vertical_ext;
+        Func f = no_ext ? b.vertical : b.vertical_ext, df = no_ext ? b.d_vertical : b.d_vertical_ext;
         b.d_output = Func(name + "_d");
         b.d_output(x, y, c) = b.taps.w(0) * df(x, y, c) + b.taps.dw(0) * f(x, y, c);
         b.d_output(x, y, c) += b.taps.w(r) * (df(x - r, y, c) + df(x + r, y, c)) +
