@@ -217,9 +217,10 @@ int main(int argc, char **argv) {
                         med * 1e6 / px_it, gflops, 100 * gflops / peak, base / med, diff, diff > 1e-4 ? " DIFFERS" : "");
             failed |= diff > 1e-4;
         }
-        std::printf("| %dx%d | memory floor (32 bytes a pixel, 2 threads)%s | %.2f | | | %.3fx | |\n", n, n,
-                    sink == 12345 ? " " : "", floor_ms[floor_ms.size() / 2] * 1e6 / ((double)n * n * iters),
-                    base / floor_ms[floor_ms.size() / 2]);
+        volatile double kept = sink;  // the floor's reads are used
+        (void)kept;
+        std::printf("| %dx%d | memory floor (32 bytes a pixel, 2 threads) | %.2f | | | %.3fx | |\n", n, n,
+                    floor_ms[floor_ms.size() / 2] * 1e6 / ((double)n * n * iters), base / floor_ms[floor_ms.size() / 2]);
         std::printf("|  | (FLOPs a pixel-iteration: %.0f; final sigmas %.4f, %.4f) | | | | | |\n",
                     runs[0].flops / iters, runs[0].sigmas(0, 0), runs[0].sigmas(1, 0));
         std::fflush(stdout);
