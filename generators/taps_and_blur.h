@@ -95,10 +95,10 @@ struct Blur {
     Func vertical_pair, output_pair;
 };
 
-// How blur() writes a blur with its derivative: separate passes, or paired (above); and, when
-// paired, whether the horizontal pass reads the vertical pass extended by the boundary rule
-// (vertical_ext) or the vertical pass itself over the columns past the edges, computed from the
-// input extended in x. The two are the same numbers: the vertical pass runs along y, so
+// How blur() writes a blur: with its derivative, separate passes or paired (above); and whether
+// the horizontal pass reads the vertical pass extended by the boundary rule (vertical_ext, with
+// d_vertical_ext) or, with *_no_ext (which leave those undefined), the vertical pass itself over
+// the columns past the edges, computed from the input extended in x. The two are the same numbers: the vertical pass runs along y, so
 // extending its input in x (zero, clamp or mirror) extends its result in x by the same rule,
 // for every row inside the image, which are the rows the horizontal pass reads.
 enum class BlurForm { separate, separate_no_ext, paired, paired_no_ext };
