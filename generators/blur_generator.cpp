@@ -9,6 +9,13 @@ class BlurGenerator : public Generator<BlurGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
     GeneratorParam<bool> with_derivative{"with_derivative", false};
+    // The CPU horizontal pass's vector width in lanes (0: the whole group of 32 as one vector,
+    // which LLVM splits into 512-bit ones where there are), for A/B runs (apps/bench_blur_lanes).
+    GeneratorParam<int> h_lanes{"h_lanes", 0};
+    // The horizontal pass reads copies of the vertical rows extended by the boundary rule (true,
+    // as before) or the vertical pass itself past the edges (taps_and_blur.h's BlurForm;
+    // blur_schedule.h has the A/B), for A/B runs.
+    GeneratorParam<bool> ext_copies{"ext_copies", false};
 
     Input<Buffer<float, 3>> input{"input"};
     Input<float> sigma{"sigma"};
@@ -26,7 +33,7 @@ public:
     void generate() {
         // Algorithm
         Blur b = blur(input, input.width(), input.height(), sigma, std_devs, boundary,
-                      with_derivative, "blur");
+                      with_derivative, "blur", ext_copies ? BlurForm::separate : BlurForm::separate_no_ext);
         output(x, y, c) = b.output(x, y, c);
         if (with_derivative) {
             (*d_output)(x, y, c) = b.d_output(x, y, c);
@@ -55,7 +62,7 @@ public:
         } else {
             Func d_out = with_derivative ? Func(*d_output) : Func();
             schedule_blur_cpu(get_target(), b, output, d_out, output.width(), output.height(),
-                              boundary);
+                              boundary, 64, Func(), Var(), h_lanes);
         }
     }
 

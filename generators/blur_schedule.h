@@ -11,11 +11,13 @@ namespace blurmix::gen {
 // Tiles of 1024x64 pixels, the tiles in parallel. Per tile: the input rows it needs (64 + 2r)
 // are copied with the boundary rule applied, so that the vertical pass reads them without a
 // test; the vertical pass runs down the tile one column at a time (eight rows of one vector at
-// once, below), so the rows it reads stay in L1; then per row the vertical result is padded
-// likewise (in L1) and the horizontal pass reads that, one 4-vector group at a time with the
-// tap loop inside. Accumulators live in stack allocations that LLVM keeps in registers, several
-// independent ones hiding the FMA latency. Only the padding copies hold the boundary rule, and
-// they are specialized on it.
+// once, below), so the rows it reads stay in L1, over the tile's columns and r more on each
+// side; the horizontal pass reads that, one 4-vector group at a time with the tap loop inside.
+// (The vertical pass of the input padded in x is the vertical pass padded by the same rule:
+// taps_and_blur.h's BlurForm. Where the blur is built with vertical_ext, per-row copies padded
+// by the rule, those are made per row in L1 and the horizontal pass reads them.) Accumulators
+// live in stack allocations that LLVM keeps in registers, several independent ones hiding the
+// FMA latency. Only the padding copies hold the boundary rule, and they are specialized on it.
 // Measured on a 2-core AMD EPYC (Zen 4) at 2048x2048, one channel, sigma 9: strips of 32
 // rows with accumulators in memory 39 ms; 512x32 tiles with padding 17 ms; register
 // accumulators at 4x width 15 ms; 512x64 tiles 8.4 ms (cv::sepFilter2D 34 ms in the same
@@ -25,17 +27,27 @@ namespace blurmix::gen {
 // partitioning removes the boundary tests) into a per-tile buffer: 1.4x slower; row strips
 // with the horizontal result sliding down (Halide did not slide it: every row recomputed
 // 2r + 1 rows); taller or shorter tiles (32, 128 rows): no change.
-// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one).
+// The horizontal pass reading the vertical pass past the edges rather than per-row padded
+// copies (whose edges Halide wrote as scalar gathers): A/B in one binary (bench_blur_lanes, two
+// runs, 30 Nov 2026, load 6): sigma 3 11% faster at 2048x2048 and 8192x8192, sigma 1 11% at
+// 2048x2048 (-4% to +4% at 8192x8192, memory-bound), sigma 9 -1% to +2%; bit for bit the same.
+// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one). at, at_var: where
+// output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
+// of the consumer at, whole there (the consumer's strip of rows is then the tile).
 inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_output, Expr width,
-                              Expr height, Expr boundary, int tile_h = 64) {
+                              Expr height, Expr boundary, int tile_h = 64,
+                              Func at = Func(), Var at_var = Var(), int h_lanes = 0) {
     Var x("x"), y("y"), xo("xo"), yo("yo"), xi("xi"), yi("yi"), tile("tile");
     const bool with_derivative = d_output.defined();
     const int natural = target.natural_vector_size<float>();
     const int vec = natural * 2;
-    // The horizontal pass in 256-bit vectors even where 512-bit ones exist: its loads are
-    // shifted by one float per tap, and a misaligned 64-byte load always straddles two cache
-    // lines (a 32-byte one half the time). 5-8% faster at sigma 1, 3 and 9 in four A/B runs
-    // on the Zen 4 machine (2048x2048, sigma 9: 5.6 vs 6.0 ms).
+    // The horizontal pass in groups of 32 floats (hvec * 2) where AVX-512 would give 64: its
+    // loads are shifted by one float per tap, and a misaligned 64-byte load always straddles
+    // two cache lines (a 32-byte one half the time). 5-8% faster at sigma 1, 3 and 9 in four
+    // A/B runs on the Zen 4 machine (2048x2048, sigma 9: 5.6 vs 6.0 ms). LLVM still computes a
+    // group as two 512-bit vectors: the same group as four 256-bit vectors (h_lanes = 8) was
+    // 5-26% slower at sigma 1, 3, 9 on 2048x2048 and 8192x8192 (apps/bench_blur_lanes, one
+    // run, 30 Nov 2026, load 6), though fit_sigma_step's paired passes gain 2-3% from it.
     const int hvec = std::min(natural, 8) * 2;
     const int tile_w = 1024;
     std::vector<Func> outs = {output};
@@ -48,20 +60,35 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
         return ((extent + tiles - 1) / tiles + multiple - 1) / multiple * multiple;
     };
     const Expr tw = even(width, tile_w, vec * 2), th = even(height, tile_h, 8);
+    const bool tiled = !at.defined();
     for (Func out : outs) {
-        out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
-            .fuse(xo, yo, tile)
-            .parallel(tile)
-            .vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
+        if (tiled) {
+            out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
+                .fuse(xo, yo, tile)
+                .parallel(tile);
+        } else {
+            // The same loop names as a tile's, with the consumer's loop as the tile.
+            out.compute_at(at, at_var).rename(x, xi).rename(y, yi);
+        }
+        out.vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
     }
-    if (with_derivative) outs[1].compute_with(outs[0], yi);
-    b.input.compute_at(outs[0], tile).vectorize(x, vec);
+    const bool paired = b.output_pair.defined();
+    // Paired passes: the pass and its derivative are one Func, which both outputs read, so
+    // their loops are fused down to the vector group it is computed in.
+    if (with_derivative) outs[1].compute_with(outs[0], paired ? xi : yi);
+    const LoopLevel tile_level = tiled ? LoopLevel(outs[0], tile) : LoopLevel(at, at_var);
+    b.input.compute_at(tile_level).vectorize(x, vec);
     std::vector<Func> verticals = {b.vertical}, exts = {b.vertical_ext}, horizontals = {b.output};
-    if (with_derivative) {
+    if (paired) {
+        verticals = {b.vertical_pair};
+        exts.push_back(b.d_vertical_ext);
+        horizontals = {b.output_pair};
+    } else if (with_derivative) {
         verticals.push_back(b.d_vertical);
         exts.push_back(b.d_vertical_ext);
         horizontals.push_back(b.d_output);
     }
+    if (!b.vertical_ext.defined()) exts.clear();  // the horizontal pass reads the vertical one
     // The vertical pass runs down each column of the tile one vector wide, eight output rows
     // at a time with the tap loop unrolled by eight inside: the 8 x 8 (row, tap) pairs read only
     // 30 distinct input rows, and LLVM loads each once, where one row at a time loaded two per
@@ -72,7 +99,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     for (Func f : verticals) {
         Var ys("ys"), yr("yr");
         Func strip = f.in();
-        strip.compute_at(outs[0], tile).split(x, xo, xi, natural, TailStrategy::RoundUp)
+        strip.compute_at(tile_level).split(x, xo, xi, natural, TailStrategy::RoundUp)
             .split(y, ys, yr, rows, TailStrategy::RoundUp)
             .reorder(xi, yr, ys, xo).vectorize(xi).unroll(yr);
         f.compute_at(strip, ys).vectorize(x).unroll(y);
@@ -81,9 +108,23 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
             .reorder(x, y, ri, ro).vectorize(x).unroll(y).unroll(ri);
     }
     for (size_t i = 0; i < exts.size(); i++) {
-        exts[i].compute_at(outs[i], yi).vectorize(x, vec);
-        horizontals[i].compute_at(outs[i], xi).vectorize(x);
-        horizontals[i].update().vectorize(x);
+        exts[i].compute_at(outs[paired ? 0 : i], yi).vectorize(x, vec);
+    }
+    for (size_t i = 0; i < horizontals.size(); i++) {
+        horizontals[i].compute_at(outs[i], xi);
+        // (Both outputs' loops ask for the pair over the group; their union's extent is not a
+        // constant to Halide, though it is always the group's.)
+        if (paired) horizontals[i].bound_extent(x, hvec * 2);
+        if (h_lanes > 0) {
+            // Vectors of h_lanes, all of the group's for each tap.
+            Var xv("xv"), xu("xu");
+            RVar r = horizontals[i].rvars(0)[0];
+            horizontals[i].split(x, xu, xv, h_lanes).vectorize(xv).unroll(xu);
+            horizontals[i].update().split(x, xu, xv, h_lanes).reorder(xv, xu, r).vectorize(xv).unroll(xu);
+        } else {
+            horizontals[i].vectorize(x);
+            horizontals[i].update().vectorize(x);
+        }
     }
     std::vector<Func> padded = exts;
     padded.push_back(b.input);

@@ -2,6 +2,8 @@
 // derivatives at the current sigmas, the loss, the gradients of the per-pixel logits and of the
 // two sigmas, and the Adamax updates of both, in one pipeline (the seed recomputes the blurs
 // through autograd every iteration).
+#include <algorithm>
+
 #include "adamax.h"
 #include "blur_schedule.h"
 #include "mix_and_loss.h"
@@ -12,6 +14,16 @@ namespace blurmix::gen {
 class FitSigmaStepGenerator : public Generator<FitSigmaStepGenerator> {
 public:
     GeneratorParam<Schedule> schedule{"schedule", Schedule::manual, schedule_names};
+    // The CPU manual schedule before the strips below: each image at root. Kept for A/B runs
+    // in one binary (apps/bench_sigma_step builds both).
+    GeneratorParam<bool> root_images{"root_images", false};
+    // The strips' horizontal passes in vectors of this many lanes (0: the group of 32 as one),
+    // for A/B runs.
+    GeneratorParam<int> h_lanes{"h_lanes", 8};
+    // The strips' horizontal passes read copies of the vertical rows extended by the boundary
+    // rule (true, as before) or the vertical pass itself (taps_and_blur.h's BlurForm), for A/B
+    // runs.
+    GeneratorParam<bool> ext_copies{"ext_copies", false};
 
     Input<Buffer<float, 3>> source{"source"};
     Input<Buffer<float, 3>> target{"target_image"};
@@ -35,8 +47,11 @@ public:
     void generate() {
         // Algorithm
         Expr w = source.width(), h = source.height(), ch = source.channels();
-        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min");
-        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max");
+        // The passes paired with their derivatives where the strips' schedule runs (below).
+        const bool paired = schedule == Schedule::manual && !get_target().has_gpu_feature() && !root_images;
+        const BlurForm form = !paired ? BlurForm::separate : ext_copies ? BlurForm::paired : BlurForm::paired_no_ext;
+        Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", form);
+        Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", form);
         Func logit("logit");
         logit(x, y) = logit_state(x, y, 0);
         Mix m = mix(a.output, b.output, logit, target, w, h, ch);
@@ -103,10 +118,56 @@ public:
             gpu_row_sum(s.rows);
             return;
         }
-        // Each blur and its derivative once at root, scheduled as the blur pipeline's CPU
-        // schedule (tiles, the passes in registers): the images feed the loss, the logit
-        // gradient and the sigma gradients, so they are stored rather than recomputed. The sums
-        // go by rows, vectorized across lanes.
+        const int vec = natural_vector_size<float>();
+        if (!root_images) {
+            // Strips of 16 whole rows in parallel: per strip, both blurs and their derivatives
+            // (each as the blur pipeline's CPU schedule computes a tile, the strip being the
+            // tile, the passes paired with their derivatives), then the update and the row sums
+            // of the loss and of the sigma gradients, which read the blurs while they are in
+            // cache. The sums are fused into the strips' loop by compute_with.
+            // Measured with apps/bench_sigma_step on the 2-core Zen 4 machine (30 Nov 2026,
+            // load 3 to 4 from other builds: medians of 7 to 15 samples of 10 iterations,
+            // variants interleaved), against the schedule below (images at root): strips alone
+            // 1.06x at 512x512 and 2.1x at 2048x2048 (the images at root fall out of cache: the
+            // root schedule took 2.2x longer a pixel at 2048x2048 than at 512x512); the passes
+            // paired with their derivatives (a tap pair's sum loaded and added once for both)
+            // 0-8% more; the weights once per strip (one exp a pixel, not one per reader) and
+            // both sigmas' sums in one pass over each row, their lanes innermost in memory
+            // (they had been written lane by lane with scalar stores) 15% more at 512x512;
+            // the horizontal passes in 8-lane vectors, four for each tap, 2-3% more (three runs);
+            // the horizontal passes reading the vertical pass itself over the columns past the
+            // edges (taps_and_blur.h's BlurForm::paired_no_ext) rather than copies of its rows
+            // extended by the boundary rule, whose edges Halide wrote as scalar gathers, 16%
+            // more at 512x512 and 19% at 2048x2048 (one run, load 6 to 7.5). All together,
+            // against the images at root in the same run: 1.59x at 512x512, 2.84x at 2048x2048.
+            // Tried and dropped: the strip's state and target prefetched at its start
+            // (Halide's prefetch) no faster at 512x512, within noise at 2048x2048; strips of
+            // 32 rows 6% slower at 2048x2048, of 8 rows the same.
+            const int strip_h = 16;
+            logit_state_out.reorder(j, x, y).unroll(j)
+                .split(y, yo, yi, strip_h, TailStrategy::GuardWithIf).parallel(yo)
+                .vectorize(x, vec, TailStrategy::GuardWithIf);
+            for (Blur k : {a, b}) {
+                Func out = k.output.in(), d_out = k.d_output.in();
+                schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary, strip_h,
+                                  logit_state_out, yo, h_lanes);
+            }
+            m.weight.compute_at(logit_state_out, yo).vectorize(x, vec);
+            m.d_weight.compute_at(logit_state_out, x).vectorize(x);
+            m.d_weight.update().vectorize(x);
+            fused_row_sum(m.row_loss, vec, logit_state_out, yo, strip_h);
+            Func sigma_lanes = fused_row_sum(s.rows, vec, logit_state_out, yo, strip_h);
+            s.rows.bound(i, 0, 2);
+            std::vector<Var> lane_args = sigma_lanes.args();
+            std::stable_partition(lane_args.begin(), lane_args.end(),
+                                  [](const Var &v) { return v.name() == "u"; });
+            sigma_lanes.reorder_storage(lane_args);
+            sigma_lanes.update().reorder(i, RVar("rxo")).unroll(i);
+            return;
+        }
+        // Before the strips: each blur and its derivative once at root, scheduled as the blur
+        // pipeline's CPU schedule (tiles, the passes in registers); the sums by rows,
+        // vectorized across lanes, each a pass of its own.
         // On the Zen 4 machine at 512x512, sigmas 3 and 9, in an A/B run with the runtime's
         // scratch-block reuse: each image at root, rows in parallel, the tap loop outside the
         // vector loop, 3.9 ms an iteration; the blur's schedule 1.9 ms; with the row sums on
@@ -115,7 +176,6 @@ public:
         // which of the two made the difference I did not establish): A/B in one binary, 16
         // rows 6-7% faster at 512x512, 10% at 2048x2048, 34% at 64x64 (8 rows: 6-12% and 10%,
         // but 10% slower at 64x64; 32 rows: no change).
-        const int vec = natural_vector_size<float>();
         for (Blur k : {a, b}) {
             Func out = k.output.in(), d_out = k.d_output.in();
             out.compute_root();

@@ -88,6 +88,25 @@ inline void vectorized_row_sum(Func rows, int vec) {
     lanes.update().vectorize(u);
 }
 
+// The same, each row's sum computed inside the loop over strips of strip_h rows of `parent`
+// (compute_with at its loop `strip`, which must be a parallel split of its y by strip_h), so
+// that the sums read what parent's strip computed while it is still in cache.
+// Returns the per-lane intermediate, for a caller that schedules it further.
+inline Func fused_row_sum(Func rows, int vec, Func parent, Var strip, int strip_h) {
+    RVar rx = rows.rvars(0)[0];
+    RVar rxo("rxo"), rxi("rxi");
+    Var u("u");
+    Var row = rows.args().back(), yi("yi");
+    rows.compute_root();
+    Func lanes = rows.update().split(rx, rxo, rxi, vec, TailStrategy::GuardWithIf).rfactor(rxi, u);
+    for (Stage st : {Stage(rows), rows.update()}) {
+        st.split(row, strip, yi, strip_h, TailStrategy::GuardWithIf).parallel(strip).compute_with(parent, strip);
+    }
+    lanes.compute_at(rows, yi).vectorize(u);
+    lanes.update().vectorize(u);
+    return lanes;
+}
+
 // The fused step loops on the CPU: each vector of pixels runs all its steps with its state in
 // registers (the step loop inside), strips of 4 rows in parallel.
 // out(x, y, j) holds the state planes j; state(x, y) is the Tuple the steps update over r.

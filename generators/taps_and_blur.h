@@ -89,22 +89,68 @@ struct Blur {
     Func input, vertical, vertical_ext, output;
     // With the sigma derivative: d_vertical = dW_y * in, d_output = W_x * d_vertical + dW_x * vertical.
     Func d_vertical, d_vertical_ext, d_output;
+    // Paired (with the derivative): each pass and its derivative as one Func of a Tuple, so that
+    // a tap pair's sum f(i - t) + f(i + t), which both use, is loaded and added once;
+    // vertical/d_vertical and output/d_output are then its elements. Undefined otherwise.
+    Func vertical_pair, output_pair;
 };
 
+// How blur() writes a blur: with its derivative, separate passes or paired (above); and whether
+// the horizontal pass reads the vertical pass extended by the boundary rule (vertical_ext, with
+// d_vertical_ext) or, with *_no_ext (which leave those undefined), the vertical pass itself over
+// the columns past the edges, computed from the input extended in x. The two are the same numbers: the vertical pass runs along y, so
+// extending its input in x (zero, clamp or mirror) extends its result in x by the same rule,
+// for every row inside the image, which are the rows the horizontal pass reads.
+enum class BlurForm { separate, separate_no_ext, paired, paired_no_ext };
+
 inline Blur blur(Func in, Expr width, Expr height, Expr sigma, Expr std_devs, Expr boundary,
-                 bool with_derivative, const std::string &name) {
+                 bool with_derivative, const std::string &name, BlurForm form = BlurForm::separate) {
+    const bool paired = form == BlurForm::paired || form == BlurForm::paired_no_ext;
+    const bool no_ext = form == BlurForm::separate_no_ext || form == BlurForm::paired_no_ext;
     Blur b;
     b.taps = gaussian_taps(sigma, std_devs, name + "_taps");
     b.input = extend(in, width, height, boundary, name + "_input");
+    if (with_derivative && paired) {
+        // The same sums as below, term for term.
+        Var x("x"), y("y"), c("c");
+        Func &w = b.taps.w, &dw = b.taps.dw;
+        RDom rv(1, b.taps.radius, name + "_vertical_r");
+        Func vp(name + "_vertical_pair");
+        vp(x, y, c) = {w(0) * b.input(x, y, c), dw(0) * b.input(x, y, c)};
+        Expr sv = b.input(x, y - rv, c) + b.input(x, y + rv, c);
+        vp(x, y, c) = {vp(x, y, c)[0] + w(rv) * sv, vp(x, y, c)[1] + dw(rv) * sv};
+        b.vertical_pair = vp;
+        b.vertical = Func(name + "_vertical");
+        b.vertical(x, y, c) = vp(x, y, c)[0];
+        b.d_vertical = Func(name + "_d_vertical");
+        b.d_vertical(x, y, c) = vp(x, y, c)[1];
+        if (!no_ext) {
+            b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
+            b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
+        }
+        Func f = no_ext ? b.vertical : b.vertical_ext;
+        Func df = no_ext ? b.d_vertical : b.d_vertical_ext;
+        RDom rh(1, b.taps.radius, name + "_r");
+        Func hp(name + "_pair");
+        hp(x, y, c) = {w(0) * f(x, y, c), w(0) * df(x, y, c) + dw(0) * f(x, y, c)};
+        Expr sf = f(x - rh, y, c) + f(x + rh, y, c), sdf = df(x - rh, y, c) + df(x + rh, y, c);
+        hp(x, y, c) = {hp(x, y, c)[0] + w(rh) * sf, hp(x, y, c)[1] + (w(rh) * sdf + dw(rh) * sf)};
+        b.output_pair = hp;
+        b.output = Func(name);
+        b.output(x, y, c) = hp(x, y, c)[0];
+        b.d_output = Func(name + "_d");
+        b.d_output(x, y, c) = hp(x, y, c)[1];
+        return b;
+    }
     b.vertical = pass(b.input, b.taps.w, b.taps.radius, true, name + "_vertical");
-    b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
-    b.output = pass(b.vertical_ext, b.taps.w, b.taps.radius, false, name);
+    if (!no_ext) b.vertical_ext = extend(b.vertical, width, height, boundary, name + "_vertical_ext");
+    b.output = pass(no_ext ? b.vertical : b.vertical_ext, b.taps.w, b.taps.radius, false, name);
     if (with_derivative) {
         b.d_vertical = pass(b.input, b.taps.dw, b.taps.radius, true, name + "_d_vertical");
-        b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
+        if (!no_ext) b.d_vertical_ext = extend(b.d_vertical, width, height, boundary, name + "_d_vertical_ext");
         Var x("x"), y("y"), c("c");
         RDom r(1, b.taps.radius, name + "_d_r");
-        Func &f = b.vertical_ext, &df = b.d_vertical_ext;
+        Func f = no_ext ? b.vertical : b.vertical_ext, df = no_ext ? b.d_vertical : b.d_vertical_ext;
         b.d_output = Func(name + "_d");
         b.d_output(x, y, c) = b.taps.w(0) * df(x, y, c) + b.taps.dw(0) * f(x, y, c);
         b.d_output(x, y, c) += b.taps.w(r) * (df(x - r, y, c) + df(x + r, y, c)) +
