@@ -70,6 +70,13 @@ def cluster(workers, memory_limit="auto"):
 
 
 def peak_rss_mib():
+    """This process's peak resident memory: VmHWM, the high-water mark of its own address space
+    (getrusage's ru_maxrss also counts what the process had before exec: a worker started from a
+    large client reports the client's peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
