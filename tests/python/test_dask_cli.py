@@ -202,8 +202,10 @@ def test_ctrl_c_then_rerun_finishes_the_job(tmp_path):
     args = ["fit", "--source", "s.npy", "--target", "t.npy", "--out", "fit", "--iters", 3000, "--chunk", 128,
             "--plain-zarr"]
     cmd = [sys.executable, "-m", "blurmix.dask_cli", "--workers", "2", "--no-progress"] + [str(a) for a in args]
+    # Its own process group (the signal reaches it and its workers only), with SIGINT's default
+    # disposition even where this process was started with it ignored (a background job).
     p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     chunks = tmp_path / "fit" / "weights.zarr" / "c"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and p.poll() is None:
