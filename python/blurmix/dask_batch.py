@@ -20,7 +20,7 @@ import numpy as np
 
 import blurmix
 
-__all__ = ["Blur", "Mix", "Fit", "find_images", "output_paths", "batch", "BatchReport", "IMAGE_SUFFIXES"]
+__all__ = ["Blur", "Mix", "Fit", "find_images", "output_paths", "plan", "batch", "BatchReport", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".npy", ".tif", ".tiff")
 
@@ -207,17 +207,25 @@ class BatchReport:
     failed: dict = dataclasses.field(default_factory=dict)
 
 
-def batch(patterns, out_dir, op, *, client=None, fmt=None, images_per_task=None, progress=None):
-    """op (Blur, Mix or Fit) on every image named by patterns, each output written atomically to
-    out_dir. client: a dask.distributed Client (None: in this process, one image after another). progress: a callable given the number of images finished
-    since its last call (e.g. a tqdm's update). Returns a BatchReport."""
-    op.check()
+def plan(patterns, out_dir, fmt=None):
+    """The (input, output) pairs of a batch: the images named by patterns (find_images) and
+    their outputs in out_dir (output_paths)."""
     inputs = find_images(patterns)
-    outputs = output_paths(inputs, out_dir, fmt)
+    return list(zip(inputs, output_paths(inputs, out_dir, fmt)))
+
+
+def batch(patterns, out_dir, op, *, client=None, fmt=None, images_per_task=None, progress=None, planned=None):
+    """op (Blur, Mix or Fit) on every image named by patterns, each output written atomically to
+    out_dir. client: a dask.distributed Client (None: in this process, one image after another).
+    progress: a callable given the number of images finished since its last call (e.g. a tqdm's
+    update). planned: plan(patterns, out_dir, fmt) when the caller has it already (the folders and
+    globs are then not listed again). Returns a BatchReport."""
+    op.check()
+    jobs = plan(patterns, out_dir, fmt) if planned is None else planned
     os.makedirs(str(out_dir), exist_ok=True)
     report = BatchReport()
-    todo = [(i, o) for i, o in zip(inputs, outputs) if not os.path.exists(o)]
-    report.skipped = len(inputs) - len(todo)
+    todo = [(i, o) for i, o in jobs if not os.path.exists(o)]
+    report.skipped = len(jobs) - len(todo)
     if progress and report.skipped:
         progress(report.skipped)
     if not todo:

@@ -41,6 +41,19 @@ def _blur_options(p):
     p.add_argument("--boundary", default="zero", choices=["zero", "clamp", "mirror"])
 
 
+def _sigma_options(p):
+    p.add_argument("--sigma-min", type=float, default=3.0)
+    p.add_argument("--sigma-max", type=float, default=9.0)
+
+
+def _fit_options(p):
+    """blurmix.fit's options and defaults, for `fit` and `batch fit`."""
+    _sigma_options(p)
+    p.add_argument("--mode", default="local", choices=["local", "global"])
+    p.add_argument("--iters", type=int, default=1000)
+    p.add_argument("--lr", type=float, default=0.1)
+
+
 def _big_image_output(p):
     p.add_argument("--chunk", type=int, default=2048,
                    help="the tiles computed and written, in pixels a side (default 2048)")
@@ -82,11 +95,7 @@ def parser():
     f.add_argument("--source", required=True)
     f.add_argument("--target", required=True)
     f.add_argument("--out", required=True, help="output folder: weights, sigma, fitted (.zarr), fit.json")
-    f.add_argument("--sigma-min", type=float, default=3.0)
-    f.add_argument("--sigma-max", type=float, default=9.0)
-    f.add_argument("--mode", default="local", choices=["local", "global"])
-    f.add_argument("--iters", type=int, default=1000)
-    f.add_argument("--lr", type=float, default=0.1)
+    _fit_options(f)
     f.add_argument("--report-every", type=int, default=100,
                    help="as blurmix.fit's: where the fused runs are cut (the result depends on it in the last bit)")
     _blur_options(f)
@@ -100,16 +109,11 @@ def parser():
     _blur_options(ob)
     om = _batch_parser(ops, "mix", "the mix of two blurs with one weight")
     om.add_argument("--weight", type=float, required=True, help="the small blur's weight, in [0, 1]")
-    om.add_argument("--sigma-min", type=float, default=3.0)
-    om.add_argument("--sigma-max", type=float, default=9.0)
+    _sigma_options(om)
     _blur_options(om)
     of = _batch_parser(ops, "fit", "each image fitted to its target; the fitted mix and <name>.weights.npy")
     of.add_argument("--targets", required=True, help="folder of targets, one per input, with the input's name")
-    of.add_argument("--sigma-min", type=float, default=3.0)
-    of.add_argument("--sigma-max", type=float, default=9.0)
-    of.add_argument("--mode", default="local", choices=["local", "global"])
-    of.add_argument("--iters", type=int, default=1000)
-    of.add_argument("--lr", type=float, default=0.1)
+    _fit_options(of)
     _blur_options(of)
     return p
 
@@ -258,13 +262,11 @@ def _batch_op(args):
 
 def _run_batch(args, client):
     import blurmix.dask_batch as bb
-    op = _batch_op(args)
-    op.check()
-    total = len(bb.find_images(args.inputs))
+    total = len(args.planned)  # listed once, by _check_arguments
     progress = _Progress(total, "image", not args.no_progress)
     try:
-        report = bb.batch(args.inputs, args.out, op, client=client, fmt=args.format,
-                          images_per_task=args.images_per_task, progress=progress)
+        report = bb.batch(args.inputs, args.out, _batch_op(args), client=client, fmt=args.format,
+                          images_per_task=args.images_per_task, progress=progress, planned=args.planned)
     finally:
         progress.close()
     for path, message in sorted(report.failed.items()):
@@ -281,7 +283,7 @@ def _check_arguments(args):
     import blurmix.dask_batch as bb
     if args.command == "batch":
         _batch_op(args).check()
-        bb.output_paths(bb.find_images(args.inputs), args.out, args.format)
+        args.planned = bb.plan(args.inputs, args.out, args.format)
     elif args.command == "blur":
         blurmix._core.check_blur_args(args.sigma, args.std_devs, args.boundary)
     elif args.command == "fit":
