@@ -16,6 +16,9 @@ public:
     // as before) or the vertical pass itself past the edges (taps_and_blur.h's BlurForm;
     // blur_schedule.h has the A/B), for A/B runs.
     GeneratorParam<bool> ext_copies{"ext_copies", false};
+    // The CPU tiles' width and height at most (blur_schedule.h), for A/B runs.
+    GeneratorParam<int> tile_width{"tile_width", 8192};
+    GeneratorParam<int> tile_height{"tile_height", 32};
 
     Input<Buffer<float, 3>> input{"input"};
     Input<float> sigma{"sigma"};
@@ -62,7 +65,7 @@ public:
         } else {
             Func d_out = with_derivative ? Func(*d_output) : Func();
             schedule_blur_cpu(get_target(), b, output, d_out, output.width(), output.height(),
-                              boundary, 64, Func(), Var(), h_lanes);
+                              boundary, tile_height, Func(), Var(), h_lanes, tile_width);
         }
     }
 

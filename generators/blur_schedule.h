@@ -8,8 +8,9 @@
 
 namespace blurmix::gen {
 
-// Tiles of 1024x64 pixels, the tiles in parallel. Per tile: the input rows it needs (64 + 2r)
-// are copied with the boundary rule applied, so that the vertical pass reads them without a
+// Tiles as wide as the image (8192 pixels at most) and 32 rows high, the tiles in parallel (the
+// measurements below were taken with tiles of 1024x64, until the last one). Per tile: the input
+// rows it needs (32 + 2r) are copied with the boundary rule applied, so that the vertical pass reads them without a
 // test; the vertical pass runs down the tile one column at a time (eight rows of one vector at
 // once, below), so the rows it reads stay in L1, over the tile's columns and r more on each
 // side; the horizontal pass reads that, one 4-vector group at a time with the tap loop inside.
@@ -31,12 +32,21 @@ namespace blurmix::gen {
 // copies (whose edges Halide wrote as scalar gathers): A/B in one binary (bench_blur_lanes, two
 // runs, 30 Nov 2026, load 6): sigma 3 11% faster at 2048x2048 and 8192x8192, sigma 1 11% at
 // 2048x2048 (-4% to +4% at 8192x8192, memory-bound), sigma 9 -1% to +2%; bit for bit the same.
-// tile_h: the tiles' height at most (fit_sigma_step passes a shorter one). at, at_var: where
-// output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
+// Then tiles as wide as the image (up to 8192) and 32 rows high, rather than 1024x64: A/B in one
+// binary (bench_blur_lanes, 30 Nov 2026, quiet machine) 1.54x faster at 8192x8192 sigma 1 (35.2
+// to 22.9 ms), 1.92x at sigma 3, 1.07x at sigma 9; 1.21x, 1.21x, 1.12x at 2048x2048; 1.48x,
+// 0.96x, 1.02x at 512x512. A 1024-wide tile reads each input row as a 4 KiB piece, where the
+// hardware prefetchers stop (they do not cross 4 KiB pages), so every row likely began with
+// misses: at 8192x8192 the blur was bound by that latency, not by bandwidth or arithmetic
+// (sigma 1 and 3 took about the same time, at 23 GB/s). 16 and 24 rows measured within a few % of 32. Tried in the same runs and
+// dropped: tap loops unrolled for radii up to 4 (specialized per radius; 1-4% slower at sigma
+// 1 and 3), and Halide's prefetch of the input 1 or 3 rows ahead (no change).
+// tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
+// at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
 inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_output, Expr width,
-                              Expr height, Expr boundary, int tile_h = 64,
-                              Func at = Func(), Var at_var = Var(), int h_lanes = 0) {
+                              Expr height, Expr boundary, int tile_h = 32,
+                              Func at = Func(), Var at_var = Var(), int h_lanes = 0, int tile_w = 8192) {
     Var x("x"), y("y"), xo("xo"), yo("yo"), xi("xi"), yi("yi"), tile("tile");
     const bool with_derivative = d_output.defined();
     const int natural = target.natural_vector_size<float>();
@@ -49,7 +59,6 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     // 5-26% slower at sigma 1, 3, 9 on 2048x2048 and 8192x8192 (apps/bench_blur_lanes, one
     // run, 30 Nov 2026, load 6), though fit_sigma_step's paired passes gain 2-3% from it.
     const int hvec = std::min(natural, 8) * 2;
-    const int tile_w = 1024;
     std::vector<Func> outs = {output};
     if (with_derivative) outs.push_back(d_output);
     // A tile pads and passes its whole width and height, even past the image's edge: tiles

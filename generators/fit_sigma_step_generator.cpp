@@ -180,7 +180,7 @@ public:
             Func out = k.output.in(), d_out = k.d_output.in();
             out.compute_root();
             d_out.compute_root();
-            schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary, 16);
+            schedule_blur_cpu(get_target(), k, out, d_out, w, h, boundary, 16, Func(), Var(), 0, 1024);
         }
         logit_state_out.reorder(j, x, y).unroll(j)
             .split(y, yo, yi, 8, TailStrategy::GuardWithIf).parallel(yo)

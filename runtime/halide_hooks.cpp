@@ -77,9 +77,12 @@ extern "C" void scratch_free(void *, void *ptr) {
 // of its time. (Debian's transparent huge pages are given only to memory that asks: 'madvise'.)
 // Freed ones are kept, up to kImagesKept bytes, for the next image of the same size: a fresh
 // mapping is zeroed by the kernel page by page (a fifth of a 2048x2048 fit's time), and fits
-// in a row (frames, a benchmark's repeats) allocate the same sizes again.
+// in a row (frames, a benchmark's repeats) allocate the same sizes again. The cap is 512 MiB, not
+// 256: an 8192x8192 float plane is 256 MiB plus Buffer's header, which rounds up to 258 MiB, and a
+// 256 MiB cap freed it at once, so that every blur of that size faulted in its output afresh
+// (half the time of the sigma-1 blur at 8192x8192 in compare_schedules, 30 Nov 2026).
 constexpr size_t kHuge = 2 << 20;
-constexpr size_t kImagesKept = 256 << 20;
+constexpr size_t kImagesKept = 512 << 20;
 struct ImageCache {
     std::mutex mutex;
     std::map<void *, size_t> sizes;                // every large block allocated, by address

@@ -22,7 +22,7 @@ void install_halide_hooks();
 // The message Halide reported for a failed call (rc its return code), cleared once taken.
 std::string take_halide_error(int rc);
 
-// Images of 8 MiB and more are kept when freed (up to 256 MiB in all) for the next image of the
+// Images of 8 MiB and more are kept when freed (up to 512 MiB in all) for the next image of the
 // same size; this gives them back to the system, for a long-lived program between batches.
 void release_kept_images();
 

@@ -12,6 +12,10 @@ namespace blurmix {
 using Image = Halide::Runtime::Buffer<float, 3>;
 // One value a pixel: a weight or logit map, a sigma map. (x, y)
 using Map = Halide::Runtime::Buffer<float, 2>;
+// 8-bit samples, (x, y, c) with the channels interleaved in memory (Picture::make_interleaved):
+// pictures drawn for people to look at (sigma.png, panels), which save_png writes as they are,
+// at an eighth of a float image's memory and without quantising.
+using Picture = Halide::Runtime::Buffer<uint8_t, 3>;
 
 // Every refusal and every failed pipeline throws this, with a message naming the problem
 // ("path: reason" for files, "sigma-min must be ..." for arguments).

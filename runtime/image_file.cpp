@@ -81,10 +81,19 @@ Image new_image(int w, int h, int c) {
     return img;
 }
 
-void check_saveable(const std::string &path, const Image &img) {
-    int c = img.dim(2).extent();
+namespace {
+void check_saveable_shape(const std::string &path, int w, int h, int c) {
     if (c < 1 || c > 4) fail(path, "cannot save an image with " + std::to_string(c) + " channels (need 1..4)");
-    if (img.dim(0).extent() < 1 || img.dim(1).extent() < 1) fail(path, "cannot save an empty image");
+    if (w < 1 || h < 1) fail(path, "cannot save an empty image");
+}
+}  // namespace
+
+void check_saveable(const std::string &path, const Image &img) {
+    check_saveable_shape(path, img.dim(0).extent(), img.dim(1).extent(), img.dim(2).extent());
+}
+
+void check_saveable(const std::string &path, const Picture &pic) {
+    check_saveable_shape(path, pic.dim(0).extent(), pic.dim(1).extent(), pic.dim(2).extent());
 }
 
 }  // namespace blurmix::io

@@ -50,6 +50,10 @@ struct PngEncoding {
 // bit_depth 8 or 16; 1..4 channels are written as grey, grey+alpha, RGB, RGBA.
 // Values are clamped to [0,1] and rounded; NaN is written as 0.
 void save_png(const std::string &path, const Image &img, int bit_depth = 8, const PngEncoding &enc = {});
+// 1..4 channels of 8-bit samples as they are.
+void save_png(const std::string &path, const Picture &pic, const PngEncoding &enc = {});
+// v as the 8-bit sample save_png writes for it: clamped to [0,1], NaN as 0, rounded.
+uint8_t to_8bit(float v);
 // float32 little-endian, C order; shape (rows, cols) for one channel, else
 // (rows, cols, channels).
 void save_npy(const std::string &path, const Image &img);

@@ -349,11 +349,24 @@ struct Band {
     std::string error;   // what went wrong, "" when nothing
 };
 
+// What the encoder's rows are made from: a float image, quantised row by row, or an 8-bit
+// picture, whose rows are the PNG's as they are.
+struct Samples {
+    const Image *image = nullptr;
+    const Picture *picture = nullptr;
+    int width = 0, height = 0, channels = 0;
+    explicit Samples(const Image &img)
+        : image(&img), width(img.dim(0).extent()), height(img.dim(1).extent()), channels(img.dim(2).extent()) {}
+    explicit Samples(const Picture &pic)
+        : picture(&pic), width(pic.dim(0).extent()), height(pic.dim(1).extent()), channels(pic.dim(2).extent()) {}
+};
+
 class BandEncoder {
   public:
-    BandEncoder(const Image &img, int bit_depth, const PngEncoding &enc) : img_(img), bit_depth_(bit_depth), enc_(enc) {
-        const int height = img.dim(1).extent();
-        row_bytes_ = size_t(img.dim(0).extent()) * img.dim(2).extent() * (bit_depth / 8);
+    BandEncoder(const Samples &samples, int bit_depth, const PngEncoding &enc)
+        : samples_(samples), bit_depth_(bit_depth), enc_(enc) {
+        const int height = samples.height;
+        row_bytes_ = size_t(samples.width) * samples.channels * (bit_depth / 8);
         const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
         // Enough bands to keep every thread busy to the end, none so small that its fresh
         // window costs the file much (at least 1 MiB of rows each), none so large that the
@@ -401,6 +414,8 @@ class BandEncoder {
     // Row y, interleaved and quantised, big-endian for 16 bits; levels is scratch for a row of
     // every channel.
     void quantise_row(int y, png_byte *row, std::vector<uint16_t> &levels) const {
+        if (samples_.picture) return picture_row(y, row);
+        const Image &img_ = *samples_.image;
         const int width = img_.dim(0).extent(), c = img_.dim(2).extent();
         const float full_scale = bit_depth_ == 16 ? 65535.0f : 255.0f;
         const int64_t xs = img_.dim(0).stride();
@@ -419,6 +434,21 @@ class BandEncoder {
         case 2: interleave<2>(levels.data(), width, row); break;
         case 3: interleave<3>(levels.data(), width, row); break;
         default: interleave<4>(levels.data(), width, row); break;
+        }
+    }
+
+    // Row y of the picture: copied at once where its channels are interleaved without gaps.
+    void picture_row(int y, png_byte *row) const {
+        const Picture &pic = *samples_.picture;
+        const int width = samples_.width, c = samples_.channels;
+        const uint8_t *src = &pic(pic.dim(0).min(), pic.dim(1).min() + y, pic.dim(2).min());
+        const int64_t xs = pic.dim(0).stride(), cs = pic.dim(2).stride();
+        if (cs == 1 && xs == c) {
+            std::memcpy(row, src, size_t(width) * c);
+            return;
+        }
+        for (int x = 0; x < width; x++) {
+            for (int k = 0; k < c; k++) row[size_t(x) * c + k] = src[x * xs + k * cs];
         }
     }
 
@@ -442,9 +472,9 @@ class BandEncoder {
 
     // raw: the worker's buffer for the band's filtered rows, kept from band to band.
     void encode(Band &b, bool last, std::vector<png_byte> &raw) {
-        const size_t n = row_bytes_, bpp = size_t(img_.dim(2).extent()) * (bit_depth_ / 8);
+        const size_t n = row_bytes_, bpp = size_t(samples_.channels) * (bit_depth_ / 8);
         std::vector<png_byte> prev(n, 0), row(n), trial(n + 1);
-        std::vector<uint16_t> levels(size_t(img_.dim(0).extent()) * img_.dim(2).extent());
+        std::vector<uint16_t> levels(samples_.picture ? 0 : size_t(samples_.width) * samples_.channels);
         if (b.y0 > 0) quantise_row(b.y0 - 1, prev.data(), levels);  // the filters look at the row above
         static const Filter fast[] = {kSub, kUp}, all[] = {kNone, kSub, kUp, kAverage, kPaeth};
         const Filter *filters = enc_.all_filters ? all : fast;
@@ -471,7 +501,7 @@ class BandEncoder {
                                                 : deflate_zlib(raw, enc_.zlib_level, last, b.deflated);
     }
 
-    const Image &img_;
+    const Samples samples_;
     const int bit_depth_;
     const PngEncoding enc_;
     size_t row_bytes_ = 0;
@@ -494,7 +524,7 @@ void zlib_header(int level, png_byte out[2]) {
 
 // Same longjmp rule as decode_png: nothing with a destructor in this frame. The bands are
 // written in order as they are done, each as IDAT chunks of at most 1 GiB.
-bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, const PngEncoding &enc, BandEncoder &bands,
+bool encode_png(Png &w, FILE *file, const Samples &img, int bit_depth, const PngEncoding &enc, BandEncoder &bands,
                 const char **band_error) {
     static const int color_types[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                       PNG_COLOR_TYPE_RGB_ALPHA};
@@ -503,7 +533,7 @@ bool encode_png(Png &w, FILE *file, const Image &img, int bit_depth, const PngEn
     png_infop info = w.info;
     if (setjmp(png_jmpbuf(png))) return false;
     png_init_io(png, file);
-    png_set_IHDR(png, info, img.dim(0).extent(), img.dim(1).extent(), bit_depth, color_types[img.dim(2).extent() - 1],
+    png_set_IHDR(png, info, img.width, img.height, bit_depth, color_types[img.channels - 1],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     png_byte header[2];
@@ -547,16 +577,16 @@ bool has_png_signature(const unsigned char *bytes, size_t n) { return n >= 8 && 
 
 namespace blurmix {
 
-void save_png(const std::string &path, const Image &img, int bit_depth, const PngEncoding &enc) {
-    if (bit_depth != 8 && bit_depth != 16) io::fail(path, "PNG bit depth must be 8 or 16, not " + std::to_string(bit_depth));
+namespace {
+
+void write_png(const std::string &path, const io::Samples &samples, int bit_depth, const PngEncoding &enc) {
     if (enc.zlib_level < 0 || enc.zlib_level > 9) io::fail(path, "zlib level must be 0..9, not " + std::to_string(enc.zlib_level));
-    io::check_saveable(path, img);
     AtomicFile out(path);
     io::Png writer(true);
     const char *band_error = nullptr;
     try {
-        io::BandEncoder bands(img, bit_depth, enc);
-        if (!io::encode_png(writer, out.file(), img, bit_depth, enc, bands, &band_error)) {
+        io::BandEncoder bands(samples, bit_depth, enc);
+        if (!io::encode_png(writer, out.file(), samples, bit_depth, enc, bands, &band_error)) {
             io::fail(path, std::string("cannot write PNG: ") + (band_error ? band_error : writer.messages.error));
         }
     } catch (const std::bad_alloc &) {
@@ -564,5 +594,20 @@ void save_png(const std::string &path, const Image &img, int bit_depth, const Pn
     }
     out.commit();
 }
+
+}  // namespace
+
+void save_png(const std::string &path, const Image &img, int bit_depth, const PngEncoding &enc) {
+    if (bit_depth != 8 && bit_depth != 16) io::fail(path, "PNG bit depth must be 8 or 16, not " + std::to_string(bit_depth));
+    io::check_saveable(path, img);
+    write_png(path, io::Samples(img), bit_depth, enc);
+}
+
+void save_png(const std::string &path, const Picture &pic, const PngEncoding &enc) {
+    io::check_saveable(path, pic);
+    write_png(path, io::Samples(pic), 8, enc);
+}
+
+uint8_t to_8bit(float v) { return uint8_t(io::quantise(v, 255.0f)); }
 
 }  // namespace blurmix

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -9,9 +10,13 @@
 namespace blurmix {
 namespace {
 
+// The pictures are drawn in 8-bit samples (Picture), as the PNG stores them: a float canvas
+// four times the size, filled, then quantised, was most of sigma.png's time for a 2048x2048 fit.
 struct Rgb {
-    float r, g, b;
+    uint8_t r, g, b;
 };
+static_assert(sizeof(Rgb) == 3, "a Picture pixel");
+constexpr Rgb kBlack{0, 0, 0};
 
 // viridis by Nathaniel J. Smith, Stefan van der Walt and Eric Firing (CC0),
 // as used by matplotlib, rounded to 8 bits.
@@ -61,21 +66,12 @@ const unsigned char kViridis[256][3] = {
     {246, 230, 32}, {248, 230, 33}, {251, 231, 35}, {253, 231, 37},
 };
 
-// The table's colours as floats, made once: viridis() is called for every pixel of a map.
-struct ViridisFloats {
-    Rgb colours[256];
-    ViridisFloats() {
-        for (int i = 0; i < 256; i++) colours[i] = {kViridis[i][0] / 255.0f, kViridis[i][1] / 255.0f, kViridis[i][2] / 255.0f};
-    }
-};
-
 Rgb viridis(float t) {
-    static const ViridisFloats table;
     // lround without the libm call: for p in [0, 255], p minus its integer part is exact, so the
     // comparison rounds halves up exactly as lround does.
     const float p = std::clamp(t, 0.0f, 1.0f) * 255.0f;
-    const int i = int(p);
-    return table.colours[i + (p - float(i) >= 0.5f)];
+    const int i = int(p) + (p - float(int(p)) >= 0.5f);
+    return {kViridis[i][0], kViridis[i][1], kViridis[i][2]};
 }
 
 // 5x7 glyphs, one string per glyph: seven rows of five pixels, '#' = ink.
@@ -143,7 +139,7 @@ int text_width(const std::string &text) {
     return text.empty() ? 0 : (int(text.size()) * 6 - 1) * kTextScale;
 }
 
-void fill_rect(Image &canvas, int x, int y, int w, int h, Rgb c) {
+void fill_rect(Picture &canvas, int x, int y, int w, int h, Rgb c) {
     for (int j = std::max(y, 0); j < std::min(y + h, canvas.height()); j++) {
         for (int i = std::max(x, 0); i < std::min(x + w, canvas.width()); i++) {
             canvas(i, j, 0) = c.r;
@@ -154,7 +150,7 @@ void fill_rect(Image &canvas, int x, int y, int w, int h, Rgb c) {
 }
 
 // (x, y) is the top left of the text's 7-row body; descenders go below it.
-void draw_text(Image &canvas, int x, int y, const std::string &text) {
+void draw_text(Picture &canvas, int x, int y, const std::string &text) {
     for (char ch : text) {
         const Glyph &g = glyph(ch);
         int drop = std::strchr(kDescenders, ch) ? 2 : 0;
@@ -162,7 +158,7 @@ void draw_text(Image &canvas, int x, int y, const std::string &text) {
             for (int col = 0; col < 5; col++) {
                 if (g.rows[row * 6 + col] == '#') {
                     fill_rect(canvas, x + col * kTextScale, y + (row + drop) * kTextScale, kTextScale, kTextScale,
-                              {0, 0, 0});
+                              kBlack);
                 }
             }
         }
@@ -170,9 +166,10 @@ void draw_text(Image &canvas, int x, int y, const std::string &text) {
     }
 }
 
-Image white_canvas(int w, int h) {
-    Image canvas(w, h, 3);
-    canvas.fill(1.0f);
+Picture white_canvas(int w, int h) {
+    Picture canvas = Picture::make_interleaved(w, h, 3);
+    if (!canvas.data()) throw Error("cannot draw a picture of " + std::to_string(w) + "x" + std::to_string(h) + ": out of memory");
+    std::memset(canvas.data(), 255, canvas.size_in_bytes());
     return canvas;
 }
 
@@ -223,28 +220,21 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
     int ticks_w = 0;
     for (const std::string &t : ticks) ticks_w = std::max(ticks_w, text_width(t));
     int width = std::max(text_x + ticks_w, kPad + text_width(label)) + kPad;
-    Image canvas = white_canvas(width, top + bar_h + kPad);
+    Picture canvas = white_canvas(width, top + bar_h + kPad);
 
     draw_text(canvas, kPad, kPad, label);
-    // A map row's colours once, then written straight into the canvas's planes, s rows of s
-    // pixels each (a fill_rect per pixel was half of sigma.png's time for a 2048x2048 fit).
+    // A map row's colours once, written straight into the canvas's row, then that row copied to
+    // the s - 1 below it (a fill_rect per pixel was half of sigma.png's time for a 2048x2048 fit).
     int x0 = map.dim(0).min(), y0 = map.dim(1).min();
-    std::vector<Rgb> colours(mw);
+    const Rgb grey{128, 128, 128};  // NaN: 0.5 as save_png writes it
     for (int y = 0; y < mh; y++) {
+        uint8_t *row = &canvas(kPad, top + y * s, 0);
         for (int x = 0; x < mw; x++) {
             float v = map(x0 + x, y0 + y);
-            colours[x] = std::isnan(v) ? Rgb{0.5f, 0.5f, 0.5f} : viridis(normalise(v, lo, hi));
+            const Rgb c = std::isnan(v) ? grey : viridis(normalise(v, lo, hi));
+            for (int i = 0; i < s; i++) std::memcpy(row + 3 * (size_t(x) * s + i), &c, 3);
         }
-        for (int j = 0; j < s; j++) {
-            float *r = &canvas(kPad, top + y * s + j, 0), *g = &canvas(kPad, top + y * s + j, 1),
-                  *b = &canvas(kPad, top + y * s + j, 2);
-            for (int x = 0; x < mw * s; x++) {
-                const Rgb &c = colours[x / s];
-                r[x] = c.r;
-                g[x] = c.g;
-                b[x] = c.b;
-            }
-        }
+        for (int j = 1; j < s; j++) std::memcpy(&canvas(kPad, top + y * s + j, 0), row, size_t(mw) * s * 3);
     }
     for (int j = 0; j < bar_h; j++) {
         fill_rect(canvas, bar_x, top + j, bar_w, 1, viridis(1.0f - float(j) / float(bar_h - 1)));
@@ -254,7 +244,7 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
     const int tick_y[3] = {top, top + (bar_h - 1) / 2, top + bar_h - 1};
     const int text_y[3] = {top, top + (bar_h - 7 * kTextScale) / 2, top + bar_h - 7 * kTextScale};
     for (int i = 0; i < 3; i++) {
-        fill_rect(canvas, bar_x + bar_w, tick_y[i], 3 * kTextScale, 1, {0, 0, 0});
+        fill_rect(canvas, bar_x + bar_w, tick_y[i], 3 * kTextScale, 1, kBlack);
         draw_text(canvas, text_x, text_y[i], ticks[i]);
     }
     save_png(path, canvas);
@@ -278,7 +268,7 @@ void save_panel_png(const std::string &path, const std::vector<std::pair<std::st
     int top = kPad + kTextHeight + kPad / 2;
     int width = kPad;
     for (const auto &[title, img] : tiles) width += std::max(img.dim(0).extent() * s, text_width(title)) + kPad;
-    Image canvas = white_canvas(width, top + tallest * s + kPad);
+    Picture canvas = white_canvas(width, top + tallest * s + kPad);
 
     int left = kPad;
     for (const auto &[title, img] : tiles) {
@@ -287,8 +277,8 @@ void save_panel_png(const std::string &path, const std::vector<std::pair<std::st
         int x0 = img.dim(0).min(), y0 = img.dim(1).min(), c0 = img.dim(2).min();
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                float v[3];
-                for (int k = 0; k < 3; k++) v[k] = normalise(img(x0 + x, y0 + y, c0 + (grey ? 0 : k)), lo, hi);
+                uint8_t v[3];
+                for (int k = 0; k < 3; k++) v[k] = to_8bit(normalise(img(x0 + x, y0 + y, c0 + (grey ? 0 : k)), lo, hi));
                 fill_rect(canvas, left + x * s, top + y * s, s, s, {v[0], v[1], v[2]});
             }
         }
