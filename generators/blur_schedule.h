@@ -40,7 +40,11 @@ namespace blurmix::gen {
 // misses: at 8192x8192 the blur was bound by that latency, not by bandwidth or arithmetic
 // (sigma 1 and 3 took about the same time, at 23 GB/s). 16 and 24 rows measured within a few % of 32. Tried in the same runs and
 // dropped: tap loops unrolled for radii up to 4 (specialized per radius; 1-4% slower at sigma
-// 1 and 3), and Halide's prefetch of the input 1 or 3 rows ahead (no change).
+// 1 and 3), and Halide's prefetch of the input 1 or 3 rows ahead (no change); with these
+// tiles, the horizontal groups of 64 or 128 floats (4 or 8 accumulator chains) rather than 32:
+// 2-11% slower at sigma 1 and 3, within 2% at sigma 9. The horizontal tap loop (half the samples
+// at sigma 9, 2048x2048) is bound by its loads: per tap and group of 32, four misaligned 64-byte
+// loads (each split across two cache lines) and a broadcast, for two FMAs and two adds.
 // tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
 // at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
