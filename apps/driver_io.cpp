@@ -65,9 +65,9 @@ void prepare_output_dir(const std::string &dir, const std::vector<std::string> &
     for (const std::string &name : names) check_new_output(dir + "/" + name, force);
 }
 
-void write_concurrently(const std::vector<std::function<void()>> &writes) {
+void run_concurrently(const std::vector<std::function<void()>> &tasks) {
     std::vector<std::future<void>> running;
-    for (const auto &w : writes) running.push_back(std::async(std::launch::async, w));
+    for (const auto &t : tasks) running.push_back(std::async(std::launch::async, t));
     std::exception_ptr first;
     for (auto &r : running) {
         try {

@@ -31,9 +31,11 @@ void check_new_output(const std::string &path, bool force);
 // Creates dir if needed, checks that a file can be written in it, and check_new_output for each
 // of the names the subcommand will write there.
 void prepare_output_dir(const std::string &dir, const std::vector<std::string> &names, bool force);
-// Runs independent writes (each an atomic file) at once on threads of their own and waits for all;
-// the first failure is rethrown once all have ended. A fit's outputs are four files, and the
-// PNG encoding of one held up the writing of the others.
-void write_concurrently(const std::vector<std::function<void()>> &writes);
+// Runs independent reads or writes (each write an atomic file) at once on threads of their own
+// and waits for all; the first failure in the list's order is rethrown once all have ended. A
+// fit's outputs are four files, and the PNG encoding of one held up the writing of the others;
+// its two inputs took twice as long read one after the other (each read is mostly the kernel
+// copying into fresh pages, which a second core halves).
+void run_concurrently(const std::vector<std::function<void()>> &tasks);
 
 }  // namespace blurmix

@@ -97,7 +97,8 @@ public:
         using clock = std::chrono::steady_clock;
         auto seconds = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
         const clock::time_point t0 = clock::now();
-        Image source = load_input(source_, in_), target = load_input(target_, in_);
+        Image source, target;
+        run_concurrently({[&] { source = load_input(source_, in_); }, [&] { target = load_input(target_, in_); }});
         check_fit_inputs(source, target, opt_);
         if (stack_used_) check_scale_options(opt_, so_);
         const std::string fitted_name =
@@ -113,6 +114,11 @@ public:
         FitResult r = stack_used_ ? fit_scales(source, target, opt_, so_) : fit(source, target, opt_);
         const clock::time_point t2 = clock::now();
         if (!out_.empty()) {
+            // The fit's freed working images go back to the system before the outputs are
+            // written, where the page cache takes them up again: pages the system has not
+            // touched for a while cost a VM far more than reused ones (docs/performance.md,
+            // "The whole command").
+            release_kept_images();
             std::vector<std::function<void()>> writes = {
                 [&] { save_output(out_ + "/" + fitted_name, r.fitted, in_); },
                 [&] { save_npy(out_ + "/sigma.npy", r.sigma); },
@@ -126,7 +132,7 @@ public:
             } else {
                 writes.push_back([&] { save_npy(out_ + "/weights.npy", r.weights); });
             }
-            write_concurrently(writes);
+            run_concurrently(writes);
         }
         if (timings_) {
             std::fprintf(stderr, "timings: read %.4f s, fit %.4f s, write %.4f s\n", seconds(t0, t1), seconds(t1, t2),

@@ -81,19 +81,15 @@ Image new_image(int w, int h, int c) {
     return img;
 }
 
-namespace {
-void check_saveable_shape(const std::string &path, int w, int h, int c) {
-    if (c < 1 || c > 4) fail(path, "cannot save an image with " + std::to_string(c) + " channels (need 1..4)");
-    if (w < 1 || h < 1) fail(path, "cannot save an empty image");
+void check_saveable(const std::string &path, int width, int height, int channels) {
+    if (channels < 1 || channels > 4) {
+        fail(path, "cannot save an image with " + std::to_string(channels) + " channels (need 1..4)");
+    }
+    if (width < 1 || height < 1) fail(path, "cannot save an empty image");
 }
-}  // namespace
 
 void check_saveable(const std::string &path, const Image &img) {
-    check_saveable_shape(path, img.dim(0).extent(), img.dim(1).extent(), img.dim(2).extent());
-}
-
-void check_saveable(const std::string &path, const Picture &pic) {
-    check_saveable_shape(path, pic.dim(0).extent(), pic.dim(1).extent(), pic.dim(2).extent());
+    check_saveable(path, img.dim(0).extent(), img.dim(1).extent(), img.dim(2).extent());
 }
 
 }  // namespace blurmix::io

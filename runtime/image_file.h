@@ -32,7 +32,7 @@ void check_size(const std::string &path, uint64_t w, uint64_t h, uint64_t c, con
 Image new_image(int w, int h, int c);
 // 1..4 channels and not empty, or fail.
 void check_saveable(const std::string &path, const Image &img);
-void check_saveable(const std::string &path, const Picture &pic);
+void check_saveable(const std::string &path, int width, int height, int channels);
 
 // The codecs (png_codec.cpp, npy_codec.cpp): in is positioned at the file's start.
 Image read_png(Input &in, const ReadLimits &limits);

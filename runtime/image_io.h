@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "atomic_file.h"
@@ -52,6 +53,15 @@ struct PngEncoding {
 void save_png(const std::string &path, const Image &img, int bit_depth = 8, const PngEncoding &enc = {});
 // 1..4 channels of 8-bit samples as they are.
 void save_png(const std::string &path, const Picture &pic, const PngEncoding &enc = {});
+// A picture drawn row by row as it is encoded, never held whole: row(y, samples) writes row y's
+// width * channels 8-bit samples, channels interleaved. It is called from the encoder's threads
+// at once, each for a band of rows in order (and for the row above its band, which the PNG
+// filters look at): it must give a row the same samples every time.
+struct PictureRows {
+    int width = 0, height = 0, channels = 0;
+    std::function<void(int y, uint8_t *samples)> row;
+};
+void save_png(const std::string &path, const PictureRows &rows, const PngEncoding &enc = {});
 // v as the 8-bit sample save_png writes for it: clamped to [0,1], NaN as 0, rounded.
 uint8_t to_8bit(float v);
 // float32 little-endian, C order; shape (rows, cols) for one channel, else

@@ -349,16 +349,15 @@ struct Band {
     std::string error;   // what went wrong, "" when nothing
 };
 
-// What the encoder's rows are made from: a float image, quantised row by row, or an 8-bit
-// picture, whose rows are the PNG's as they are.
+// What the encoder's rows are made from: a float image, quantised row by row, or 8-bit rows
+// drawn by the caller (a Picture's copied), which are the PNG's as they are.
 struct Samples {
     const Image *image = nullptr;
-    const Picture *picture = nullptr;
+    PictureRows rows;
     int width = 0, height = 0, channels = 0;
     explicit Samples(const Image &img)
         : image(&img), width(img.dim(0).extent()), height(img.dim(1).extent()), channels(img.dim(2).extent()) {}
-    explicit Samples(const Picture &pic)
-        : picture(&pic), width(pic.dim(0).extent()), height(pic.dim(1).extent()), channels(pic.dim(2).extent()) {}
+    explicit Samples(const PictureRows &r) : rows(r), width(r.width), height(r.height), channels(r.channels) {}
 };
 
 class BandEncoder {
@@ -414,7 +413,7 @@ class BandEncoder {
     // Row y, interleaved and quantised, big-endian for 16 bits; levels is scratch for a row of
     // every channel.
     void quantise_row(int y, png_byte *row, std::vector<uint16_t> &levels) const {
-        if (samples_.picture) return picture_row(y, row);
+        if (!samples_.image) return samples_.rows.row(y, row);
         const Image &img_ = *samples_.image;
         const int width = img_.dim(0).extent(), c = img_.dim(2).extent();
         const float full_scale = bit_depth_ == 16 ? 65535.0f : 255.0f;
@@ -434,21 +433,6 @@ class BandEncoder {
         case 2: interleave<2>(levels.data(), width, row); break;
         case 3: interleave<3>(levels.data(), width, row); break;
         default: interleave<4>(levels.data(), width, row); break;
-        }
-    }
-
-    // Row y of the picture: copied at once where its channels are interleaved without gaps.
-    void picture_row(int y, png_byte *row) const {
-        const Picture &pic = *samples_.picture;
-        const int width = samples_.width, c = samples_.channels;
-        const uint8_t *src = &pic(pic.dim(0).min(), pic.dim(1).min() + y, pic.dim(2).min());
-        const int64_t xs = pic.dim(0).stride(), cs = pic.dim(2).stride();
-        if (cs == 1 && xs == c) {
-            std::memcpy(row, src, size_t(width) * c);
-            return;
-        }
-        for (int x = 0; x < width; x++) {
-            for (int k = 0; k < c; k++) row[size_t(x) * c + k] = src[x * xs + k * cs];
         }
     }
 
@@ -474,7 +458,7 @@ class BandEncoder {
     void encode(Band &b, bool last, std::vector<png_byte> &raw) {
         const size_t n = row_bytes_, bpp = size_t(samples_.channels) * (bit_depth_ / 8);
         std::vector<png_byte> prev(n, 0), row(n), trial(n + 1);
-        std::vector<uint16_t> levels(samples_.picture ? 0 : size_t(samples_.width) * samples_.channels);
+        std::vector<uint16_t> levels(samples_.image ? size_t(samples_.width) * samples_.channels : 0);
         if (b.y0 > 0) quantise_row(b.y0 - 1, prev.data(), levels);  // the filters look at the row above
         static const Filter fast[] = {kSub, kUp}, all[] = {kNone, kSub, kUp, kAverage, kPaeth};
         const Filter *filters = enc_.all_filters ? all : fast;
@@ -604,8 +588,26 @@ void save_png(const std::string &path, const Image &img, int bit_depth, const Pn
 }
 
 void save_png(const std::string &path, const Picture &pic, const PngEncoding &enc) {
-    io::check_saveable(path, pic);
-    write_png(path, io::Samples(pic), 8, enc);
+    io::check_saveable(path, pic.dim(0).extent(), pic.dim(1).extent(), pic.dim(2).extent());
+    const int c = pic.dim(2).extent();
+    const int64_t xs = pic.dim(0).stride(), cs = pic.dim(2).stride();
+    PictureRows rows{pic.dim(0).extent(), pic.dim(1).extent(), c, [&](int y, uint8_t *row) {
+        const uint8_t *src = &pic(pic.dim(0).min(), pic.dim(1).min() + y, pic.dim(2).min());
+        if (cs == 1 && xs == c) {
+            std::memcpy(row, src, size_t(pic.dim(0).extent()) * c);  // channels interleaved without gaps
+            return;
+        }
+        for (int x = 0; x < pic.dim(0).extent(); x++) {
+            for (int k = 0; k < c; k++) row[size_t(x) * c + k] = src[x * xs + k * cs];
+        }
+    }};
+    write_png(path, io::Samples(rows), 8, enc);
+}
+
+void save_png(const std::string &path, const PictureRows &rows, const PngEncoding &enc) {
+    io::check_saveable(path, rows.width, rows.height, rows.channels);
+    if (!rows.row) io::fail(path, "no rows to write");
+    write_png(path, io::Samples(rows), 8, enc);
 }
 
 uint8_t to_8bit(float v) { return uint8_t(io::quantise(v, 255.0f)); }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -256,6 +257,53 @@ TEST_CASE("PNG save writes NaN as 0 and honours buffer mins", "[image_io][png]")
     Image back = load_png(dir.file("nan.png"));
     CHECK(back(0, 0, 0) == 0.0f);
     CHECK(back(1, 0, 0) == 153.0f / 255.0f);
+}
+
+TEST_CASE("8-bit pictures and rows drawn on the fly are written as they are", "[image_io][png]") {
+    TempDir dir;
+    const int w = 700, h = 1300;  // 2.7 MB of RGB rows: several bands, so rows are drawn on several threads
+    auto sample = [](int x, int y, int k) { return uint8_t((x * 7 + y * 3 + k * 91 + (x * y) % 13) & 0xff); };
+    Picture interleaved = Picture::make_interleaved(w, h, 3), planar(w, h, 3);
+    interleaved.for_each_element([&](int x, int y, int k) { interleaved(x, y, k) = sample(x, y, k); });
+    planar.for_each_element([&](int x, int y, int k) { planar(x, y, k) = sample(x, y, k); });
+    std::atomic<int> drawn{0};
+    PictureRows rows{w, h, 3, [&](int y, uint8_t *out) {
+        for (int x = 0; x < w; x++) {
+            for (int k = 0; k < 3; k++) out[3 * x + k] = sample(x, y, k);
+        }
+        drawn++;
+    }};
+    save_png(dir.file("interleaved.png"), interleaved);
+    save_png(dir.file("planar.png"), planar);  // not interleaved: gathered sample by sample
+    save_png(dir.file("rows.png"), rows);
+    // Every row once, and the row above each band but the first again (its filters look at it):
+    // several bands, so more than h.
+    CHECK(drawn > h);
+    CHECK(drawn < h + 64);
+    for (const char *name : {"interleaved.png", "planar.png", "rows.png"}) {
+        INFO(name);
+        Image back = load_png(dir.file(name));
+        REQUIRE(back.width() == w);
+        REQUIRE(back.height() == h);
+        REQUIRE(back.channels() == 3);
+        int wrong = 0;
+        back.for_each_element([&](int x, int y, int k) { wrong += back(x, y, k) != sample(x, y, k) / 255.0f; });
+        CHECK(wrong == 0);
+    }
+    // The same samples as a float image quantised by save_png: the same file.
+    Image floats(w, h, 3);
+    floats.for_each_element([&](int x, int y, int k) { floats(x, y, k) = sample(x, y, k) / 255.0f; });
+    save_png(dir.file("floats.png"), floats);
+    CHECK(read_bytes(dir.file("floats.png")) == read_bytes(dir.file("rows.png")));
+    CHECK(to_8bit(0.5f) == 128);
+    CHECK(to_8bit(std::numeric_limits<float>::quiet_NaN()) == 0);
+    CHECK(to_8bit(2.0f) == 255);
+
+    const std::string bad = dir.file("bad.png");
+    CHECK_THAT(error_of([&] { save_png(bad, PictureRows{w, h, 5, rows.row}); }), Contains("5 channels"));
+    CHECK_THAT(error_of([&] { save_png(bad, PictureRows{0, h, 3, rows.row}); }), Contains("empty image"));
+    CHECK_THAT(error_of([&] { save_png(bad, PictureRows{w, h, 3, {}}); }), Contains("no rows"));
+    CHECK_FALSE(std::filesystem::exists(bad));
 }
 
 TEST_CASE("npy round trip is exact for 2-D and 3-D shapes", "[image_io][npy]") {

@@ -220,34 +220,45 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
     int ticks_w = 0;
     for (const std::string &t : ticks) ticks_w = std::max(ticks_w, text_width(t));
     int width = std::max(text_x + ticks_w, kPad + text_width(label)) + kPad;
-    Picture canvas = white_canvas(width, top + bar_h + kPad);
+    int height = top + bar_h + kPad;
 
-    draw_text(canvas, kPad, kPad, label);
-    // A map row's colours once, written straight into the canvas's row, then that row copied to
-    // the s - 1 below it (a fill_rect per pixel was half of sigma.png's time for a 2048x2048 fit).
-    int x0 = map.dim(0).min(), y0 = map.dim(1).min();
-    const Rgb grey{128, 128, 128};  // NaN: 0.5 as save_png writes it
-    for (int y = 0; y < mh; y++) {
-        uint8_t *row = &canvas(kPad, top + y * s, 0);
-        for (int x = 0; x < mw; x++) {
-            float v = map(x0 + x, y0 + y);
-            const Rgb c = std::isnan(v) ? grey : viridis(normalise(v, lo, hi));
-            for (int i = 0; i < s; i++) std::memcpy(row + 3 * (size_t(x) * s + i), &c, 3);
-        }
-        for (int j = 1; j < s; j++) std::memcpy(&canvas(kPad, top + y * s + j, 0), row, size_t(mw) * s * 3);
-    }
-    for (int j = 0; j < bar_h; j++) {
-        fill_rect(canvas, bar_x, top + j, bar_w, 1, viridis(1.0f - float(j) / float(bar_h - 1)));
-    }
+    // The picture is never held whole: the PNG encoder's threads draw its rows as they encode
+    // them, the map's straight from the map, the rest copied from two small pictures, the label
+    // above the map (head) and the colour bar with its ticks beside it (side). A whole canvas
+    // was 12 MB of fresh memory for a 2048x2048 map (and 800 MB for 16384x16384), filled
+    // white, drawn on one thread and only then encoded.
+    Picture head = white_canvas(width, top);
+    draw_text(head, kPad, kPad, label);
+    Picture side = white_canvas(width - bar_x, height - top);
+    for (int j = 0; j < bar_h; j++) fill_rect(side, 0, j, bar_w, 1, viridis(1.0f - float(j) / float(bar_h - 1)));
     // Ticks at hi (top), the midpoint and lo (bottom); the labels sit inside
     // the bar's height so they never leave the picture.
-    const int tick_y[3] = {top, top + (bar_h - 1) / 2, top + bar_h - 1};
-    const int text_y[3] = {top, top + (bar_h - 7 * kTextScale) / 2, top + bar_h - 7 * kTextScale};
+    const int tick_y[3] = {0, (bar_h - 1) / 2, bar_h - 1};
+    const int text_y[3] = {0, (bar_h - 7 * kTextScale) / 2, bar_h - 7 * kTextScale};
     for (int i = 0; i < 3; i++) {
-        fill_rect(canvas, bar_x + bar_w, tick_y[i], 3 * kTextScale, 1, kBlack);
-        draw_text(canvas, text_x, text_y[i], ticks[i]);
+        fill_rect(side, bar_w, tick_y[i], 3 * kTextScale, 1, kBlack);
+        draw_text(side, text_x - bar_x, text_y[i], ticks[i]);
     }
-    save_png(path, canvas);
+    const int x0 = map.dim(0).min(), y0 = map.dim(1).min();
+    const Rgb grey{128, 128, 128};  // NaN: 0.5 as save_png writes it
+    PictureRows rows{width, height, 3, [&](int y, uint8_t *out) {
+        if (y < top) {
+            std::memcpy(out, &head(0, y, 0), size_t(width) * 3);
+            return;
+        }
+        std::memset(out, 255, size_t(bar_x) * 3);
+        if (y - top < mh * s) {
+            const int my = y0 + (y - top) / s;
+            uint8_t *px = out + size_t(kPad) * 3;
+            for (int x = 0; x < mw; x++) {
+                const float v = map(x0 + x, my);
+                const Rgb c = std::isnan(v) ? grey : viridis(normalise(v, lo, hi));
+                for (int i = 0; i < s; i++, px += 3) std::memcpy(px, &c, 3);
+            }
+        }
+        std::memcpy(out + size_t(bar_x) * 3, &side(0, y - top, 0), size_t(width - bar_x) * 3);
+    }};
+    save_png(path, rows);
 }
 
 void save_panel_png(const std::string &path, const std::vector<std::pair<std::string, Image>> &tiles, float lo,
