@@ -44,7 +44,11 @@ namespace blurmix::gen {
 // tiles, the horizontal groups of 64 or 128 floats (4 or 8 accumulator chains) rather than 32:
 // 2-11% slower at sigma 1 and 3, within 2% at sigma 9. The horizontal tap loop (half the samples
 // at sigma 9, 2048x2048) is bound by its loads: per tap and group of 32, four misaligned 64-byte
-// loads (each split across two cache lines) and a broadcast, for two FMAs and two adds.
+// loads (each split across two cache lines) and a broadcast, for two FMAs and two adds. The
+// per-tile copy of the input (half the samples at sigma 1) is what lets the vertical pass run
+// without tests: the vertical pass reading the input in place through the boundary rule, its
+// loops partitioned by Halide and specialized per rule, was 2x slower at sigma 1 and 4-6x at 9
+// (A/B, 2048x2048 and 8192x8192, 30 Nov 2026).
 // tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
 // at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
