@@ -21,6 +21,7 @@
 
 #include "HalideRuntime.h"
 #include "blurmix.h"
+#include "fixed_digits.h"
 #include "halide_benchmark.h"
 #include "machine_peak.h"
 #include "pipeline_headers.h"
@@ -212,14 +213,6 @@ class DeviceBlur {
     std::map<std::string, Buffers> buffers_;
 };
 
-std::string fmt(double v, int digits) {
-    if (std::isnan(v)) return "";
-    std::ostringstream s;
-    s.setf(std::ios::fixed);
-    s.precision(digits);
-    s << v;
-    return s.str();
-}
 
 }  // namespace
 
@@ -313,12 +306,12 @@ int main(int argc, char **argv) {
             std::vector<Stage> stages;
             std::vector<std::unique_ptr<DeviceBlur>> device_blurs;
             for (float s : {1.f, 3.f, 9.f}) {
-                stages.push_back({"blur sigma " + fmt(s, 0),
+                stages.push_back({"blur sigma " + fixed_digits(s, 0),
                                   [&, s](const Variant &v) { return blur(src, s, {2.f, Boundary::zero, v}); },
                                   [&, s](const Variant &v) { blur(src, s, {2.f, Boundary::zero, v}, out); },
                                   blur_flops(s)});
                 DeviceBlur *db = device_blurs.emplace_back(std::make_unique<DeviceBlur>(src, s)).get();
-                Stage on_device{"blur sigma " + fmt(s, 0) + " on the device",
+                Stage on_device{"blur sigma " + fixed_digits(s, 0) + " on the device",
                                 [db](const Variant &v) { return db->run(v); },
                                 [db](const Variant &v) { db->time(v); }, blur_flops(s)};
                 on_device.gpu_only = true;
@@ -511,20 +504,20 @@ int main(int argc, char **argv) {
                   << "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
         for (const Row &r : rows) {
             std::cout << "| " << r.stage << " | " << r.size << " | " << r.device << " | " << r.schedule
-                      << " | " << fmt(r.ms, 3) << " | " << fmt(r.mpix, 1) << " | " << fmt(r.speedup, 2)
-                      << " | " << fmt(r.gflops, 1) << " | " << fmt(100 * r.peak_fraction, 1) << " | "
-                      << fmt(r.vs_copy, 2) << " | " << (std::isnan(r.diff) ? "" : fmt(r.diff * 1e6, 2) + "e-6")
+                      << " | " << fixed_digits(r.ms, 3) << " | " << fixed_digits(r.mpix, 1) << " | " << fixed_digits(r.speedup, 2)
+                      << " | " << fixed_digits(r.gflops, 1) << " | " << fixed_digits(100 * r.peak_fraction, 1) << " | "
+                      << fixed_digits(r.vs_copy, 2) << " | " << (std::isnan(r.diff) ? "" : fixed_digits(r.diff * 1e6, 2) + "e-6")
                       << " | " << r.status << " |\n";
         }
         std::cout << "\nBlur GFLOP/s count the folded algorithm: 2 + 6r FLOPs per pixel (r = half width). "
                      "x copy: the row's time over the memcpy copy's at the same size.\n";
         for (const Row &r : rows) {
             if (r.stage == "blur sigma 1" && r.device == "cpu" && r.schedule == "manual" && !std::isnan(r.vs_copy)) {
-                std::cout << "Blur sigma 1, " << r.size << "x" << r.size << ": " << fmt(r.vs_copy, 2)
+                std::cout << "Blur sigma 1, " << r.size << "x" << r.size << ": " << fixed_digits(r.vs_copy, 2)
                           << "x the copy's time (goal at large images: at most 1.3x)";
                 for (const Row &c : rows) {
                     if (c.size == r.size && c.stage.rfind("copy (plain stores", 0) == 0) {
-                        std::cout << ", " << fmt(r.vs_copy / c.vs_copy, 2)
+                        std::cout << ", " << fixed_digits(r.vs_copy / c.vs_copy, 2)
                                   << "x that of the copy with plain stores (the blur's kind)";
                     }
                 }
@@ -537,8 +530,8 @@ int main(int argc, char **argv) {
                    "vs_copy,max_rel_diff,status\n";
             for (const Row &r : rows) {
                 csv << '"' << r.stage << "\"," << r.size << "," << r.device << ",\"" << r.schedule << "\","
-                    << fmt(r.ms, 4) << "," << fmt(r.mpix, 2) << "," << fmt(r.speedup, 3) << ","
-                    << fmt(r.gflops, 2) << "," << fmt(100 * r.peak_fraction, 2) << "," << fmt(r.vs_copy, 3) << "," << (std::isnan(r.diff) ? "" : std::to_string(r.diff)) << ",\""
+                    << fixed_digits(r.ms, 4) << "," << fixed_digits(r.mpix, 2) << "," << fixed_digits(r.speedup, 3) << ","
+                    << fixed_digits(r.gflops, 2) << "," << fixed_digits(100 * r.peak_fraction, 2) << "," << fixed_digits(r.vs_copy, 3) << "," << (std::isnan(r.diff) ? "" : std::to_string(r.diff)) << ",\""
                     << r.status << "\"\n";
             }
             const std::string text = csv.str();

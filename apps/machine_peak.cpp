@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "HalideRuntime.h"
+#include "fixed_digits.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -140,14 +141,6 @@ void set_pipes(MachinePeak &m) {
     if (m.flops_per_lane == 1) m.assumption += "; no FMA: one multiply and one add pipe";
 }
 
-std::string fmt(double v, int digits) {
-    std::ostringstream s;
-    s.setf(std::ios::fixed);
-    s.precision(digits);
-    s << v;
-    return s.str();
-}
-
 }  // namespace
 
 int halide_threads(std::string *from) {
@@ -191,8 +184,8 @@ MachinePeak measure_machine_peak() {
 
 std::string MachinePeak::describe() const {
     std::ostringstream s;
-    s << "FMA peak: " << (ghz > 0 ? fmt(gflops(), 0) + " GFLOP/s" : std::string("unknown")) << " = " << cores
-      << " cores x " << fmt(ghz, 2) << " GHz x " << pipes << " pipes x " << lanes << " lanes x " << flops_per_lane
+    s << "FMA peak: " << (ghz > 0 ? fixed_digits(gflops(), 0) + " GFLOP/s" : std::string("unknown")) << " = " << cores
+      << " cores x " << fixed_digits(ghz, 2) << " GHz x " << pipes << " pipes x " << lanes << " lanes x " << flops_per_lane
       << " FLOPs\n"
       << "  ISA: " << isa << "; CPU: " << cpu << "; pipes x lanes: " << assumption << "\n"
       << "  cores: " << cores_from << "; clock: " << clock_from << "\n";
