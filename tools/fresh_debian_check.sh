@@ -89,13 +89,33 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Each step runs as a background job in a process group of its own (job control on), which the
+# script waits for: bash runs a trap only once the foreground command has ended, so a step in the
+# foreground (a 10-minute build in the chroot) held off Ctrl-C or a TERM until it was done. On
+# either, the running step and everything it started are ended, then cleanup unmounts.
+set -m
+step=0
+stop() {
+  if ((step > 0)); then
+    kill -TERM -- "-$step" 2>/dev/null || true
+    for _ in 1 2 3 4 5; do
+      kill -0 -- "-$step" 2>/dev/null || break
+      sleep 1
+    done
+    kill -KILL -- "-$step" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 timed() {  # timed NAME LOG CMD...: runs CMD, prints its time and result, the log's tail on failure
   local name=$1 log=$2 start=$SECONDS rc=0
   shift 2
-  "$@" >"$log" 2>&1 || rc=$?
+  "$@" >"$log" 2>&1 &
+  step=$!
+  wait "$step" || rc=$?
+  step=0
   local took=$((SECONDS - start))
   if ((rc == 0)); then
     printf 'fresh_debian_check: %-16s ok      %5d s\n' "$name" "$took"
