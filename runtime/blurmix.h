@@ -1,5 +1,5 @@
 // blurmix's core library, all of it: include this, link blurmix::blurmix.
-//   image.h       Image, Map, Error
+//   image.h       Image, Map, Picture (8-bit), Error
 //   image_io.h    PNG and .npy in and out, atomic writes, sRGB
 //   variant.h     which generated library runs a stage (device, schedule), what was built
 //   definitions.h Boundary, Penalty, the kernel's half-width rule (shared with the generators)

@@ -160,6 +160,22 @@ TEST_CASE("should_stop ends the fit between iterations with a usable result", "[
     }
 }
 
+// The cache keeps an 8192x8192 float plane (256 MiB and Buffer's header: 258 MiB once rounded to
+// huge pages), which a 256 MiB cap once freed at once, so that every blur of that size faulted in
+// its output afresh. Kept memory comes back as it was left; memory the system maps afresh is zeros.
+TEST_CASE("an 8192x8192 plane freed is handed out again as it was left", "[fit][memory]") {
+    blurmix::install_halide_hooks();
+    blurmix::release_kept_images();
+    {
+        blurmix::Image plane(8192, 8192, 1);
+        plane(0, 0, 0) = 42.f;
+        plane(8191, 8191, 0) = 7.f;
+    }
+    blurmix::Image again(8192, 8192, 1);
+    CHECK(again(0, 0, 0) == 42.f);
+    CHECK(again(8191, 8191, 0) == 7.f);
+}
+
 // Images of 8 MiB and more go back to a cache when freed and are handed out again unzeroed: a
 // second fit of the same size runs on the first one's memory and must not depend on its contents.
 TEST_CASE("a fit on recycled image memory gives the same result", "[fit]") {
