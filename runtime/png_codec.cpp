@@ -403,6 +403,10 @@ class BandEncoder {
                 encode(b, k + 1 == count(), raw);
             } catch (const std::bad_alloc &) {
                 b.error = "out of memory";
+            } catch (const std::exception &e) {  // from a PictureRows' row function
+                b.error = std::string("drawing a row: ") + e.what();
+            } catch (...) {
+                b.error = "drawing a row failed";
             }
             std::lock_guard<std::mutex> lock(mutex_);
             b.done = true;

@@ -303,6 +303,11 @@ TEST_CASE("8-bit pictures and rows drawn on the fly are written as they are", "[
     CHECK_THAT(error_of([&] { save_png(bad, PictureRows{w, h, 5, rows.row}); }), Contains("5 channels"));
     CHECK_THAT(error_of([&] { save_png(bad, PictureRows{0, h, 3, rows.row}); }), Contains("empty image"));
     CHECK_THAT(error_of([&] { save_png(bad, PictureRows{w, h, 3, {}}); }), Contains("no rows"));
+    PictureRows failing{w, h, 3, [&](int y, uint8_t *out) {
+        if (y == h / 2) throw std::runtime_error("no colour for row " + std::to_string(y));
+        rows.row(y, out);
+    }};
+    CHECK_THAT(error_of([&] { save_png(bad, failing); }), StartsWith(bad + ": ") && Contains("no colour for row 650"));
     CHECK_FALSE(std::filesystem::exists(bad));
 }
 
