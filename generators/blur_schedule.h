@@ -50,7 +50,9 @@ namespace blurmix::gen {
 // loops partitioned by Halide and specialized per rule, was 2x slower at sigma 1 and 4-6x at 9
 // (A/B, 2048x2048 and 8192x8192, 30 Nov 2026); the input copied per column strip of the
 // vertical pass (one vector wide, so that it stays in L1) rather than per tile: 1.2x to 1.6x
-// slower (it reads the image in 64-byte pieces of each row).
+// slower (it reads the image in 64-byte pieces of each row); and with no boundary rule at all
+// (a padded input read in place, as a pipeline for the image's interior would), 8192x8192
+// tiles shifted inwards: 1.5x slower at sigma 1 and 3, 1.1x faster at 9. The copy pays for itself.
 // tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
 // at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
