@@ -592,7 +592,6 @@ void save_png(const std::string &path, const Image &img, int bit_depth, const Pn
 }
 
 void save_png(const std::string &path, const Picture &pic, const PngEncoding &enc) {
-    io::check_saveable(path, pic.dim(0).extent(), pic.dim(1).extent(), pic.dim(2).extent());
     const int c = pic.dim(2).extent();
     const int64_t xs = pic.dim(0).stride(), cs = pic.dim(2).stride();
     PictureRows rows{pic.dim(0).extent(), pic.dim(1).extent(), c, [&](int y, uint8_t *row) {
@@ -605,7 +604,7 @@ void save_png(const std::string &path, const Picture &pic, const PngEncoding &en
             for (int k = 0; k < c; k++) row[size_t(x) * c + k] = src[x * xs + k * cs];
         }
     }};
-    write_png(path, io::Samples(rows), 8, enc);
+    save_png(path, rows, enc);
 }
 
 void save_png(const std::string &path, const PictureRows &rows, const PngEncoding &enc) {

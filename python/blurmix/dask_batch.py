@@ -39,6 +39,12 @@ class Blur:
         return {"": blurmix.gaussian_blur(x, self.sigma, std_devs=self.std_devs, boundary=self.boundary)}
 
 
+def _check_sigma_pair(op):
+    """The two blurs' arguments of a mix or a fit (op: sigma_min, sigma_max, std_devs, boundary)."""
+    blurmix._core.check_blur_args(float(op.sigma_min), float(op.std_devs), str(op.boundary))
+    blurmix._core.check_sigma(float(op.sigma_max), "sigma-max")
+
+
 @dataclasses.dataclass(frozen=True)
 class Mix:
     """The mix w blur(x, sigma_min) + (1 - w) blur(x, sigma_max) with one weight (blurmix.mix)."""
@@ -49,8 +55,7 @@ class Mix:
     boundary: str = "zero"
 
     def check(self):
-        blurmix._core.check_blur_args(float(self.sigma_min), float(self.std_devs), str(self.boundary))
-        blurmix._core.check_sigma(float(self.sigma_max), "sigma-max")
+        _check_sigma_pair(self)
         if not 0.0 <= float(self.weight) <= 1.0:
             raise ValueError(f"the weight must be in [0, 1], not {self.weight}")
 
@@ -74,8 +79,7 @@ class Fit:
     boundary: str = "zero"
 
     def check(self):
-        blurmix._core.check_blur_args(float(self.sigma_min), float(self.std_devs), str(self.boundary))
-        blurmix._core.check_sigma(float(self.sigma_max), "sigma-max")
+        _check_sigma_pair(self)
         if not os.path.isdir(self.targets):
             raise ValueError(f"{self.targets}: the targets folder does not exist")
         if self.mode not in ("local", "global"):

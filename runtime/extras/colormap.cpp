@@ -66,11 +66,9 @@ const unsigned char kViridis[256][3] = {
     {246, 230, 32}, {248, 230, 33}, {251, 231, 35}, {253, 231, 37},
 };
 
+// The table's entry for t in [0, 1], rounded to the nearest as save_png rounds a sample.
 Rgb viridis(float t) {
-    // lround without the libm call: for p in [0, 255], p minus its integer part is exact, so the
-    // comparison rounds halves up exactly as lround does.
-    const float p = std::clamp(t, 0.0f, 1.0f) * 255.0f;
-    const int i = int(p) + (p - float(int(p)) >= 0.5f);
+    const uint8_t i = to_8bit(t);
     return {kViridis[i][0], kViridis[i][1], kViridis[i][2]};
 }
 
@@ -240,7 +238,8 @@ void save_colormap_png(const std::string &path, const Map &map, float lo, float 
         draw_text(side, text_x - bar_x, text_y[i], ticks[i]);
     }
     const int x0 = map.dim(0).min(), y0 = map.dim(1).min();
-    const Rgb grey{128, 128, 128};  // NaN: 0.5 as save_png writes it
+    const uint8_t half = to_8bit(0.5f);
+    const Rgb grey{half, half, half};  // NaN
     PictureRows rows{width, height, 3, [&](int y, uint8_t *out) {
         if (y < top) {
             std::memcpy(out, &head(0, y, 0), size_t(width) * 3);
