@@ -19,6 +19,9 @@ public:
     // The CPU tiles' width and height at most (blur_schedule.h), for A/B runs.
     GeneratorParam<int> tile_width{"tile_width", 8192};
     GeneratorParam<int> tile_height{"tile_height", 32};
+    // The CPU horizontal pass by the hand-written AVX-512 kernel where the target has AVX-512
+    // (taps_and_blur.h's horizontal_pass_kernel; blur_schedule.h has the A/B), or by Halide's loop.
+    GeneratorParam<bool> horizontal_kernel{"horizontal_kernel", true};
 
     Input<Buffer<float, 3>> input{"input"};
     Input<float> sigma{"sigma"};
@@ -37,7 +40,17 @@ public:
         // Algorithm
         Blur b = blur(input, input.width(), input.height(), sigma, std_devs, boundary,
                       with_derivative, "blur", ext_copies ? BlurForm::separate : BlurForm::separate_no_ext);
-        output(x, y, c) = b.output(x, y, c);
+        const Target target = get_target();
+        if (horizontal_kernel && !with_derivative && !ext_copies && schedule == Schedule::manual &&
+            !using_autoscheduler() &&
+            !target.has_gpu_feature() && target.has_feature(Target::AVX512)) {
+            use_horizontal_pass_kernel(b, "blur");
+        }
+        if (b.kernel_input.defined()) {
+            output = b.output;  // the kernel writes the output's tiles itself
+        } else {
+            output(x, y, c) = b.output(x, y, c);
+        }
         if (with_derivative) {
             (*d_output)(x, y, c) = b.d_output(x, y, c);
         }

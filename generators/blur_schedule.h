@@ -84,14 +84,28 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     const bool tiled = !at.defined();
     for (Func out : outs) {
         if (tiled) {
-            out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
-                .fuse(xo, yo, tile)
-                .parallel(tile);
+            if (out.is_extern()) {
+                // The hand-written horizontal pass writes the output itself, over whole tiles:
+                // no tile may pass the image's edge (an extern stage has no per-pixel guard), so
+                // the tiles are at most the image's size and the last ones shifted inwards
+                // (computing a few columns or rows twice, to the same values). Its own loops
+                // (those it is called over) must be innermost: a channel a call, in the tile.
+                Var c = out.args()[2], co("co"), ci("ci");
+                out.tile(x, y, xo, yo, xi, yi, min(tw, width), min(th, height), TailStrategy::ShiftInwards)
+                    .fuse(xo, yo, tile)
+                    .parallel(tile)
+                    .split(c, co, ci, 1)
+                    .reorder(xi, yi, ci, tile, co);
+            } else {
+                out.tile(x, y, xo, yo, xi, yi, tw, th, TailStrategy::GuardWithIf)
+                    .fuse(xo, yo, tile)
+                    .parallel(tile);
+            }
         } else {
             // The same loop names as a tile's, with the consumer's loop as the tile.
             out.compute_at(at, at_var).rename(x, xi).rename(y, yi);
         }
-        out.vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
+        if (!out.is_extern()) out.vectorize(xi, hvec * 2, TailStrategy::GuardWithIf);
     }
     const bool paired = b.output_pair.defined();
     // Paired passes: the pass and its derivative are one Func, which both outputs read, so
@@ -119,7 +133,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     const int rows = natural >= 16 ? 8 : 4, taps = 8;
     for (Func f : verticals) {
         Var ys("ys"), yr("yr");
-        Func strip = f.in();
+        Func strip = b.kernel_input.defined() ? b.kernel_input : f.in();
         strip.compute_at(tile_level).split(x, xo, xi, natural, TailStrategy::RoundUp)
             .split(y, ys, yr, rows, TailStrategy::RoundUp)
             .reorder(xi, yr, ys, xo).vectorize(xi).unroll(yr);
@@ -132,6 +146,9 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
         exts[i].compute_at(outs[paired ? 0 : i], yi).vectorize(x, vec);
     }
     for (size_t i = 0; i < horizontals.size(); i++) {
+        // The hand-written kernel (taps_and_blur.h's use_horizontal_pass_kernel) is the output,
+        // called once a tile and channel.
+        if (horizontals[i].is_extern()) continue;
         horizontals[i].compute_at(outs[i], xi);
         // (Both outputs' loops ask for the pair over the group; their union's extent is not a
         // constant to Halide, though it is always the group's.)

@@ -5,6 +5,7 @@
 
 #include "Halide.h"
 #include "definitions.h"
+#include "horizontal_pass_avx512.h"
 
 namespace blurmix::gen {
 
@@ -93,7 +94,31 @@ struct Blur {
     // a tap pair's sum f(i - t) + f(i + t), which both use, is loaded and added once;
     // vertical/d_vertical and output/d_output are then its elements. Undefined otherwise.
     Func vertical_pair, output_pair;
+    // With use_horizontal_pass_kernel: the vertical pass as the kernel reads it. Undefined otherwise.
+    Func kernel_input;
 };
+
+// b's horizontal pass (pass() along x over the vertical pass, taps w(0..radius)) computed by the
+// hand-written AVX-512 kernel (kernels/horizontal_pass_avx512.cpp, which says why) as an extern
+// stage instead: the same sums in the same order. Only for targets with AVX-512, and for the
+// *_no_ext forms without the derivative (the kernel reads the vertical pass past the edges).
+// The kernel reads b.kernel_input, the vertical pass by another name: an extern stage's inputs
+// are not redirected to wrappers (Func::in()), so the schedule uses this Func as the wrapper.
+inline void use_horizontal_pass_kernel(Blur &b, const std::string &name) {
+    Var x("x"), y("y"), c("c");
+    b.kernel_input = Func(name + "_kernel_input");
+    b.kernel_input(x, y, c) = b.vertical(x, y, c);
+    b.output = Func(name);
+    b.output.define_extern(kHorizontalPassAvx512, {b.kernel_input, b.taps.w, b.taps.radius}, Float(32),
+                           {x, y, c});
+    // What the kernel reads, for bounds inference, in place of calling it in bounds-query mode:
+    // Halide makes that query once for the whole output, so a tiled kernel's input computed per
+    // tile would be computed over the whole image in every tile. (An internal API; Halide's own
+    // example of it is halide/Halide#3136.)
+    Expr r = b.taps.radius;
+    b.output.function().extern_definition_proxy_expr() =
+        b.kernel_input(x - r, y, c) + b.kernel_input(x + r, y, c) + b.taps.w(0) + b.taps.w(r);
+}
 
 // How blur() writes a blur: with its derivative, separate passes or paired (above); and whether
 // the horizontal pass reads the vertical pass extended by the boundary rule (vertical_ext, with

@@ -23,7 +23,9 @@ TEST_CASE("half width follows the seed's rule", "[blur]") {
 
 TEST_CASE("blur matches the reference for sizes, sigmas, boundaries and channels", "[blur]") {
     const std::vector<std::array<int, 3>> sizes = {{1, 1, 1}, {7, 3, 1}, {3, 7, 2}, {65, 33, 3},
-                                                   {16, 16, 4}, {130, 5, 1}};
+                                                   {16, 16, 4}, {130, 5, 1},
+                                                   // two tiles across (8192 wide at most)
+                                                   {8200, 3, 1}};
     const std::vector<float> sigmas = {0.25f, 0.5f, 1.f, 1.7f, 3.f, 5.5f, 9.f, 15.f};
     for (const blurmix::Variant &v : blurmix::built_variants()) {
         // Autoscheduled tiles need images of about the estimates' size: test_variants checks
