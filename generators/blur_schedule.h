@@ -53,6 +53,16 @@ namespace blurmix::gen {
 // slower (it reads the image in 64-byte pieces of each row); and with no boundary rule at all
 // (a padded input read in place, as a pipeline for the image's interior would), 8192x8192
 // tiles shifted inwards: 1.5x slower at sigma 1 and 3, 1.1x faster at 9. The copy pays for itself.
+// Since 1 Dec 2026 the horizontal pass, where the target has AVX-512, is the hand-written kernel
+// of kernels/horizontal_pass_avx512.cpp, called once a tile and channel as the output itself
+// (taps_and_blur.h's use_horizontal_pass_kernel): its shifted vectors come from valignd on a few
+// loads a block of taps rather than from a misaligned load each. A/B in one binary against the
+// pass above (bench_blur_lanes, variant _halide; GCC 12, 1 Dec 2026, load 1 to 2): 1.17x, 1.15x,
+// 1.18x at 512x512 sigma 1, 3, 9; 1.10x, 1.18x, 1.20x at 2048x2048; 1.08x, 1.14x, 1.20x at
+// 8192x8192; bit for bit the same output. The kernel called a row at a time into a buffer that
+// the output then copied was 0.83-0.89x at sigma 1 and 3 and 1.06x at 9: the copy cost what the
+// kernel saved. The output's tiles are then at most the image's size and shifted inwards (an
+// extern stage has no per-pixel guard, so a tile past the edge would be written past it).
 // tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
 // at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
@@ -82,7 +92,10 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     };
     const Expr tw = even(width, tile_w, vec * 2), th = even(height, tile_h, 8);
     const bool tiled = !at.defined();
+    // The hand-written kernel's pair computed per strip (at): the outputs read it where it is.
+    const bool pair_kernel = b.kernel_input.defined() && b.output_pair.defined();
     for (Func out : outs) {
+        if (pair_kernel) break;
         if (tiled) {
             if (out.is_extern()) {
                 // The hand-written horizontal pass writes the output itself, over whole tiles:
@@ -110,7 +123,7 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
     const bool paired = b.output_pair.defined();
     // Paired passes: the pass and its derivative are one Func, which both outputs read, so
     // their loops are fused down to the vector group it is computed in.
-    if (with_derivative) outs[1].compute_with(outs[0], paired ? xi : yi);
+    if (with_derivative && !pair_kernel) outs[1].compute_with(outs[0], paired ? xi : yi);
     const LoopLevel tile_level = tiled ? LoopLevel(outs[0], tile) : LoopLevel(at, at_var);
     b.input.compute_at(tile_level).vectorize(x, vec);
     std::vector<Func> verticals = {b.vertical}, exts = {b.vertical_ext}, horizontals = {b.output};
@@ -146,9 +159,12 @@ inline void schedule_blur_cpu(const Target &target, Blur b, Func output, Func d_
         exts[i].compute_at(outs[paired ? 0 : i], yi).vectorize(x, vec);
     }
     for (size_t i = 0; i < horizontals.size(); i++) {
-        // The hand-written kernel (taps_and_blur.h's use_horizontal_pass_kernel) is the output,
-        // called once a tile and channel.
-        if (horizontals[i].is_extern()) continue;
+        // The hand-written kernel (taps_and_blur.h's use_horizontal_pass_kernel): the output,
+        // called once a tile and channel, or the pair, called once a strip of the consumer's.
+        if (horizontals[i].is_extern()) {
+            if (!tiled) horizontals[i].compute_at(tile_level);
+            continue;
+        }
         horizontals[i].compute_at(outs[i], xi);
         // (Both outputs' loops ask for the pair over the group; their union's extent is not a
         // constant to Halide, though it is always the group's.)

@@ -24,6 +24,9 @@ public:
     // rule (true, as before) or the vertical pass itself (taps_and_blur.h's BlurForm), for A/B
     // runs.
     GeneratorParam<bool> ext_copies{"ext_copies", false};
+    // The strips' horizontal passes by the hand-written AVX-512 kernel where the target has
+    // AVX-512 (taps_and_blur.h's use_horizontal_pass_kernel), or by Halide's loop, for A/B runs.
+    GeneratorParam<bool> horizontal_kernel{"horizontal_kernel", true};
 
     Input<Buffer<float, 3>> source{"source"};
     Input<Buffer<float, 3>> target{"target_image"};
@@ -52,6 +55,11 @@ public:
         const BlurForm form = !paired ? BlurForm::separate : ext_copies ? BlurForm::paired : BlurForm::paired_no_ext;
         Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", form);
         Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", form);
+        if (paired && !ext_copies && horizontal_kernel && !using_autoscheduler() &&
+            get_target().has_feature(Target::AVX512)) {
+            use_horizontal_pass_kernel(a, "blur_min");
+            use_horizontal_pass_kernel(b, "blur_max");
+        }
         Func logit("logit");
         logit(x, y) = logit_state(x, y, 0);
         Mix m = mix(a.output, b.output, logit, target, w, h, ch);

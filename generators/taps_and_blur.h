@@ -98,26 +98,41 @@ struct Blur {
     Func kernel_input;
 };
 
-// b's horizontal pass (pass() along x over the vertical pass, taps w(0..radius)) computed by the
-// hand-written AVX-512 kernel (kernels/horizontal_pass_avx512.cpp, which says why) as an extern
-// stage instead: the same sums in the same order. Only for targets with AVX-512, and for the
-// *_no_ext forms without the derivative (the kernel reads the vertical pass past the edges).
-// The kernel reads b.kernel_input, the vertical pass by another name: an extern stage's inputs
-// are not redirected to wrappers (Func::in()), so the schedule uses this Func as the wrapper.
+// b's horizontal pass (pass() along x over the vertical pass, taps w(0..radius)), or with
+// BlurForm::paired_no_ext the pass paired with its derivative, computed by the hand-written
+// AVX-512 kernels (kernels/horizontal_pass_avx512.cpp, which says why) as an extern stage
+// instead: the same sums in the same order. Only for targets with AVX-512, and for the *_no_ext
+// forms (the kernels read the vertical pass past the edges). The kernels read b.kernel_input, the
+// vertical pass (or pair) by another name: an extern stage's inputs are not redirected to
+// wrappers (Func::in()), so the schedule uses this Func as the wrapper.
 inline void use_horizontal_pass_kernel(Blur &b, const std::string &name) {
     Var x("x"), y("y"), c("c");
+    const bool paired = b.output_pair.defined();
     b.kernel_input = Func(name + "_kernel_input");
-    b.kernel_input(x, y, c) = b.vertical(x, y, c);
-    b.output = Func(name);
-    b.output.define_extern(kHorizontalPassAvx512, {b.kernel_input, b.taps.w, b.taps.radius}, Float(32),
-                           {x, y, c});
-    // What the kernel reads, for bounds inference, in place of calling it in bounds-query mode:
-    // Halide makes that query once for the whole output, so a tiled kernel's input computed per
-    // tile would be computed over the whole image in every tile. (An internal API; Halide's own
-    // example of it is halide/Halide#3136.)
     Expr r = b.taps.radius;
-    b.output.function().extern_definition_proxy_expr() =
-        b.kernel_input(x - r, y, c) + b.kernel_input(x + r, y, c) + b.taps.w(0) + b.taps.w(r);
+    Func &in = b.kernel_input, &w = b.taps.w, &dw = b.taps.dw;
+    // What the kernel reads, for bounds inference, in place of calling it in bounds-query mode:
+    // Halide makes that query once for the whole output, so a kernel's input computed per tile
+    // would be computed over the whole image in every tile. (An internal API; Halide's own
+    // example of it is halide/Halide#3136.)
+    Expr footprint;
+    if (paired) {
+        in(x, y, c) = b.vertical_pair(x, y, c);
+        b.output_pair = Func(name + "_pair");
+        b.output_pair.define_extern(kHorizontalPassPairAvx512, {in, w, dw, r}, {Float(32), Float(32)}, {x, y, c});
+        footprint = in(x - r, y, c)[0] + in(x + r, y, c)[1] + w(0) + w(r) + dw(0) + dw(r);
+        b.output = Func(name);
+        b.output(x, y, c) = b.output_pair(x, y, c)[0];
+        b.d_output = Func(name + "_d");
+        b.d_output(x, y, c) = b.output_pair(x, y, c)[1];
+    } else {
+        in(x, y, c) = b.vertical(x, y, c);
+        b.output = Func(name);
+        b.output.define_extern(kHorizontalPassAvx512, {in, w, r}, Float(32), {x, y, c});
+        footprint = in(x - r, y, c) + in(x + r, y, c) + w(0) + w(r);
+    }
+    Func kernel = paired ? b.output_pair : b.output;
+    kernel.function().extern_definition_proxy_expr() = footprint;
 }
 
 // How blur() writes a blur: with its derivative, separate passes or paired (above); and whether

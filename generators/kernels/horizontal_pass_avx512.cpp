@@ -24,14 +24,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <utility>
 
 namespace {
 
-// Four vectors of 16 floats a group: four independent FMA chains cover the FMA's latency.
-constexpr int kGroup = 4;
 constexpr int kLanes = 16;
-constexpr int kBlock = 8;  // taps a block; a shorter block ends the radius (tail below)
+constexpr int kBlock = 8;  // taps a block; a shorter block ends the radius
 
 // f(0), ..., f(N - 1), each index a compile-time constant: GCC keeps the vector arrays below in
 // registers only when every index into them is a constant before its scalar replacement of
@@ -44,6 +43,7 @@ template <int N, typename F>
 [[gnu::always_inline]] inline void unrolled(F &&f) {
     unrolled(f, std::make_integer_sequence<int, N>{});
 }
+#define BLURMIX_INLINE __attribute__((always_inline))
 
 // Lanes J..15 of lo followed by lanes 0..J-1 of hi: the row shifted by J floats.
 template <int J>
@@ -56,100 +56,183 @@ template <int J>
     }
 }
 
-// Taps t0 .. t0 + NT - 1 of a group of outputs at p, from NT's block of vectors: right[k] holds
-// v at p + t0 + 16k, left[k] v at p - t0 - (NT - 1) + 16k; w points at tap t0.
-template <int NT>
-[[gnu::always_inline]] inline void block(__m512 (&acc)[kGroup], const float *p, int t0, const float *w) {
-    __m512 right[kGroup + 1], left[kGroup + 1];
-    unrolled<kGroup>([&](auto k) __attribute__((always_inline)) {
-        right[k] = _mm512_loadu_ps(p + t0 + kLanes * k);
-        left[k] = _mm512_loadu_ps(p - t0 - (NT - 1) + kLanes * k);
-    });
-    // The last vector of each side supplies only its first NT - 1 lanes, which may be the last
-    // floats of the row: masked loads read no further (and fault on nothing past them).
-    const __mmask16 first = (__mmask16)((1u << (NT - 1)) - 1u);
-    right[kGroup] = _mm512_maskz_loadu_ps(first, p + t0 + kLanes * kGroup);
-    left[kGroup] = _mm512_maskz_loadu_ps(first, p - t0 - (NT - 1) + kLanes * kGroup);
-    unrolled<NT>([&](auto s) __attribute__((always_inline)) {
-        const __m512 wt = _mm512_set1_ps(w[t0 + s]);
-        unrolled<kGroup>([&](auto i) __attribute__((always_inline)) {
-            const __m512 sum = _mm512_add_ps(shifted<NT - 1 - s>(left[i], left[i + 1]),
-                                             shifted<s>(right[i], right[i + 1]));
-            acc[i] = _mm512_fmadd_ps(wt, sum, acc[i]);
+// The vectors a block of NT taps from t0 needs, for a group of G vectors of outputs at p: right[k]
+// holds the row at p + t0 + 16k, left[k] at p - t0 - (NT - 1) + 16k. Tap t0 + s of output vector
+// i is then shifted<NT - 1 - s>(left[i], left[i + 1]) + shifted<s>(right[i], right[i + 1]).
+template <int G, int NT>
+struct BlockRows {
+    __m512 right[G + 1], left[G + 1];
+    [[gnu::always_inline]] BlockRows(const float *p, int t0) {
+        unrolled<G>([&](auto k) BLURMIX_INLINE {
+            right[k] = _mm512_loadu_ps(p + t0 + kLanes * k);
+            left[k] = _mm512_loadu_ps(p - t0 - (NT - 1) + kLanes * k);
         });
+        // The last vector of each side supplies only its first NT - 1 lanes, which may be the
+        // last floats of the row: masked loads read no further (and fault on nothing past them).
+        const __mmask16 first = (__mmask16)((1u << (NT - 1)) - 1u);
+        right[G] = _mm512_maskz_loadu_ps(first, p + t0 + kLanes * G);
+        left[G] = _mm512_maskz_loadu_ps(first, p - t0 - (NT - 1) + kLanes * G);
+    }
+    template <int S, int I>
+    [[gnu::always_inline]] __m512 pair_sum() const {
+        return _mm512_add_ps(shifted<NT - 1 - S>(left[I], left[I + 1]), shifted<S>(right[I], right[I + 1]));
+    }
+};
+
+// Taps 1..radius of a group, a block of kBlock taps at a time, then one of the n < kBlock left:
+// block(integral_constant<NT>, t0) for each.
+template <typename Block>
+[[gnu::always_inline]] inline void tap_blocks(int radius, Block &&block) {
+    int t = 1;
+    for (; t + kBlock - 1 <= radius; t += kBlock) block(std::integral_constant<int, kBlock>{}, t);
+    const int n = radius + 1 - t;
+    unrolled<kBlock>([&](auto nt) BLURMIX_INLINE {
+        if constexpr (nt > 0) {
+            if (n == nt) block(nt, t);
+        }
     });
 }
 
-// The last block, of n < kBlock taps.
-template <int NT = 1>
-[[gnu::always_inline]] inline void tail_block(__m512 (&acc)[kGroup], const float *p, int t0, const float *w, int n) {
-    if constexpr (NT < kBlock) {
-        if (n == NT) return block<NT>(acc, p, t0, w);
-        tail_block<NT + 1>(acc, p, t0, w, n);
-    }
-}
-
-// One group of 64 outputs at x.
-[[gnu::always_inline]] inline void group(const float *v, float *out, int x, int radius, const float *w) {
-    const float *p = v + x;
-    __m512 acc[kGroup];
-    const __m512 w0 = _mm512_set1_ps(w[0]);
-    unrolled<kGroup>([&](auto i) __attribute__((always_inline)) { acc[i] = _mm512_mul_ps(w0, _mm512_loadu_ps(p + kLanes * i)); });
-    int t = 1;
-    for (; t + kBlock - 1 <= radius; t += kBlock) block<kBlock>(acc, p, t, w);
-    tail_block(acc, p, t, w, radius + 1 - t);
-    unrolled<kGroup>([&](auto i) __attribute__((always_inline)) { _mm512_storeu_ps(out + x + kLanes * i, acc[i]); });
-}
-
-// One row: out[0, n) from v, which holds the row over [-radius, n + radius).
-void row(const float *v, float *out, int n, int radius, const float *w) {
-    constexpr int width = kGroup * kLanes;
+// The groups of a row of n outputs, each width wide, at x = 0, width, ...; the last shifted
+// inwards to end at the row's end (a few outputs computed twice, to the same values). false
+// where the row is narrower than a group.
+template <int width, typename Group>
+[[gnu::always_inline]] inline bool groups(int n, Group &&group) {
+    if (n < width) return false;
     int x = 0;
-    for (; x + width <= n; x += width) group(v, out, x, radius, w);
-    if (x < n && n >= width) {
-        // The last group shifted inwards to end at the row's end: a few outputs twice.
-        group(v, out, n - width, radius, w);
-        return;
-    }
+    for (; x + width <= n; x += width) group(x);
+    if (x < n) group(n - width);
+    return true;
+}
+
+// The blur's pass: out(x) = w(0) v(x) + sum_t w(t) (v(x - t) + v(x + t)). Four vectors a group:
+// four independent FMA chains cover the FMA's latency.
+void row(const float *v, float *out, int n, int radius, const float *w) {
+    constexpr int G = 4;
+    const bool done = groups<G * kLanes>(n, [&](int x) BLURMIX_INLINE {
+        const float *p = v + x;
+        __m512 acc[G];
+        const __m512 w0 = _mm512_set1_ps(w[0]);
+        unrolled<G>([&](auto i) BLURMIX_INLINE { acc[i] = _mm512_mul_ps(w0, _mm512_loadu_ps(p + kLanes * i)); });
+        tap_blocks(radius, [&](auto nt, int t0) BLURMIX_INLINE {
+            const BlockRows<G, nt> rows(p, t0);
+            unrolled<nt>([&](auto s) BLURMIX_INLINE {
+                const __m512 wt = _mm512_set1_ps(w[t0 + s]);
+                unrolled<G>([&](auto i) BLURMIX_INLINE {
+                    acc[i] = _mm512_fmadd_ps(wt, rows.template pair_sum<s, i>(), acc[i]);
+                });
+            });
+        });
+        unrolled<G>([&](auto i) BLURMIX_INLINE { _mm512_storeu_ps(out + x + kLanes * i, acc[i]); });
+    });
+    if (done) return;
     // A row narrower than a group, with the same sums in the same order.
-    for (; x < n; x++) {
+    for (int x = 0; x < n; x++) {
         float a = w[0] * v[x];
         for (int t = 1; t <= radius; t++) a = std::fma(w[t], v[x - t] + v[x + t], a);
         out[x] = a;
     }
 }
 
+// The pass paired with its sigma derivative (taps_and_blur.h's paired form): out as above over
+// f; d_out(x) = w(0) df(x) + dw(0) f(x) + sum_t (w(t) (df(x - t) + df(x + t)) + dw(t) (f(x - t)
+// + f(x + t))). Two vectors a group: four FMA chains, and the registers for both rows' blocks.
+void pair_row(const float *f, const float *df, float *out, float *d_out, int n, int radius,
+              const float *w, const float *dw) {
+    constexpr int G = 2;
+    const bool done = groups<G * kLanes>(n, [&](int x) BLURMIX_INLINE {
+        const float *pf = f + x, *pd = df + x;
+        __m512 acc[G], d_acc[G];
+        const __m512 w0 = _mm512_set1_ps(w[0]), dw0 = _mm512_set1_ps(dw[0]);
+        unrolled<G>([&](auto i) BLURMIX_INLINE {
+            const __m512 fi = _mm512_loadu_ps(pf + kLanes * i);
+            acc[i] = _mm512_mul_ps(w0, fi);
+            d_acc[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(pd + kLanes * i), _mm512_mul_ps(dw0, fi));
+        });
+        tap_blocks(radius, [&](auto nt, int t0) BLURMIX_INLINE {
+            const BlockRows<G, nt> rows_f(pf, t0), rows_d(pd, t0);
+            unrolled<nt>([&](auto s) BLURMIX_INLINE {
+                const __m512 wt = _mm512_set1_ps(w[t0 + s]), dwt = _mm512_set1_ps(dw[t0 + s]);
+                unrolled<G>([&](auto i) BLURMIX_INLINE {
+                    const __m512 sf = rows_f.template pair_sum<s, i>(), sd = rows_d.template pair_sum<s, i>();
+                    acc[i] = _mm512_fmadd_ps(wt, sf, acc[i]);
+                    d_acc[i] = _mm512_add_ps(d_acc[i], _mm512_fmadd_ps(wt, sd, _mm512_mul_ps(dwt, sf)));
+                });
+            });
+        });
+        unrolled<G>([&](auto i) BLURMIX_INLINE {
+            _mm512_storeu_ps(out + x + kLanes * i, acc[i]);
+            _mm512_storeu_ps(d_out + x + kLanes * i, d_acc[i]);
+        });
+    });
+    if (done) return;
+    for (int x = 0; x < n; x++) {
+        float a = w[0] * f[x], d = std::fma(w[0], df[x], dw[0] * f[x]);
+        for (int t = 1; t <= radius; t++) {
+            const float sf = f[x - t] + f[x + t], sd = df[x - t] + df[x + t];
+            a = std::fma(w[t], sf, a);
+            d = d + std::fma(w[t], sd, dw[t] * sf);
+        }
+        out[x] = a;
+        d_out[x] = d;
+    }
+}
+
+const float *taps_of(const halide_buffer_t *taps) {
+    return reinterpret_cast<const float *>(taps->host) - taps->dim[0].min;
+}
+
+// The row (y, c) of b from column x.
+template <typename T>
+T *row_of(const halide_buffer_t *b, int x, int y, int c) {
+    const halide_dimension_t *d = b->dim;
+    return reinterpret_cast<T *>(b->host) + (int64_t)(x - d[0].min) + (int64_t)(y - d[1].min) * d[1].stride +
+           (int64_t)(c - d[2].min) * d[2].stride;
+}
+
+// Halide stores a Func's innermost dimension densely; the loops above rely on it.
+bool dense(std::initializer_list<const halide_buffer_t *> buffers) {
+    for (const halide_buffer_t *b : buffers) {
+        if (b->dim[0].stride != 1) return false;
+    }
+    return true;
+}
+
+// Every row (y, c) of out's region, one call each.
+template <typename Row>
+void each_row(const halide_buffer_t *out, Row &&row) {
+    const halide_dimension_t *od = out->dim;
+    for (int c = od[2].min; c < od[2].min + od[2].extent; c++) {
+        for (int y = od[1].min; y < od[1].min + od[1].extent; y++) row(od[0].min, y, c, od[0].extent);
+    }
+}
+
 }  // namespace
 
+// The generated pipelines give bounds inference the kernels' footprints
+// (extern_definition_proxy_expr) and never call them in bounds-query mode; a query is refused.
 extern "C" int blurmix_horizontal_pass_avx512(halide_buffer_t *vertical, halide_buffer_t *taps,
                                               int radius, halide_buffer_t *out) {
-    // Bounds query: the rows of the vertical pass over the output's columns and radius more on
-    // each side, and taps 0..radius.
-    if (vertical->is_bounds_query() || taps->is_bounds_query()) {
-        if (vertical->is_bounds_query()) {
-            for (int d = 0; d < 3; d++) vertical->dim[d] = out->dim[d];
-            vertical->dim[0].min = out->dim[0].min - radius;
-            vertical->dim[0].extent = out->dim[0].extent + 2 * radius;
-        }
-        if (taps->is_bounds_query()) {
-            taps->dim[0].min = 0;
-            taps->dim[0].extent = radius + 1;
-        }
-        return 0;
+    if (vertical->is_bounds_query() || taps->is_bounds_query()) return -1;
+    if (!dense({vertical, taps, out})) return -2;
+    each_row(out, [&](int x, int y, int c, int n) {
+        row(row_of<const float>(vertical, x, y, c), row_of<float>(out, x, y, c), n, radius, taps_of(taps));
+    });
+    return 0;
+}
+
+extern "C" int blurmix_horizontal_pass_pair_avx512(halide_buffer_t *vertical, halide_buffer_t *d_vertical,
+                                                   halide_buffer_t *taps, halide_buffer_t *d_taps, int radius,
+                                                   halide_buffer_t *out, halide_buffer_t *d_out) {
+    if (vertical->is_bounds_query() || d_vertical->is_bounds_query() || taps->is_bounds_query() ||
+        d_taps->is_bounds_query()) {
+        return -1;
     }
-    // Halide stores a Func's innermost dimension densely; the loop below relies on it.
-    if (vertical->dim[0].stride != 1 || out->dim[0].stride != 1 || taps->dim[0].stride != 1) return -1;
-    const float *w = reinterpret_cast<const float *>(taps->host) - taps->dim[0].min;
-    const halide_dimension_t *vd = vertical->dim, *od = out->dim;
-    for (int c = od[2].min; c < od[2].min + od[2].extent; c++) {
-        for (int y = od[1].min; y < od[1].min + od[1].extent; y++) {
-            const float *v = reinterpret_cast<const float *>(vertical->host) +
-                             (int64_t)(y - vd[1].min) * vd[1].stride + (int64_t)(c - vd[2].min) * vd[2].stride +
-                             (od[0].min - vd[0].min);
-            float *o = reinterpret_cast<float *>(out->host) + (int64_t)(y - od[1].min) * od[1].stride +
-                       (int64_t)(c - od[2].min) * od[2].stride;
-            row(v, o, od[0].extent, radius, w);
-        }
-    }
+    if (!dense({vertical, d_vertical, taps, d_taps, out, d_out})) return -2;
+    each_row(out, [&](int x, int y, int c, int n) {
+        pair_row(row_of<const float>(vertical, x, y, c), row_of<const float>(d_vertical, x, y, c),
+                 row_of<float>(out, x, y, c), row_of<float>(d_out, x, y, c), n, radius, taps_of(taps),
+                 taps_of(d_taps));
+    });
     return 0;
 }
