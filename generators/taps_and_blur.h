@@ -101,7 +101,8 @@ struct Blur {
 // b's horizontal pass (pass() along x over the vertical pass, taps w(0..radius)), or with
 // BlurForm::paired_no_ext the pass paired with its derivative, computed by the hand-written
 // AVX-512 kernels (kernels/horizontal_pass_avx512.cpp, which says why) as an extern stage
-// instead: the same sums in the same order. Only for targets with AVX-512, and for the *_no_ext
+// instead: the same sums in the same order (the pair's derivative adds a tap's two terms one at a
+// time where the Halide pass adds their sum: equal to float rounding). Only for targets with AVX-512, and for the *_no_ext
 // forms (the kernels read the vertical pass past the edges). The kernels read b.kernel_input, the
 // vertical pass (or pair) by another name: an extern stage's inputs are not redirected to
 // wrappers (Func::in()), so the schedule uses this Func as the wrapper.

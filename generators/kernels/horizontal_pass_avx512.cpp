@@ -58,24 +58,33 @@ template <int J>
 
 // The vectors a block of NT taps from t0 needs, for a group of G vectors of outputs at p: right[k]
 // holds the row at p + t0 + 16k, left[k] at p - t0 - (NT - 1) + 16k. Tap t0 + s of output vector
-// i is then shifted<NT - 1 - s>(left[i], left[i + 1]) + shifted<s>(right[i], right[i + 1]).
-template <int G, int NT>
+// i is then shifted<NT - 1 - s>(left[i], left[i + 1]) + shifted<s>(right[i], right[i + 1]); with
+// LeftByLoads the left term is a (misaligned) load instead, which runs on the load ports beside
+// the shuffles: where the FP pipes are busier (the paired pass), that balances them.
+template <int G, int NT, bool LeftByLoads = false>
 struct BlockRows {
     __m512 right[G + 1], left[G + 1];
-    [[gnu::always_inline]] BlockRows(const float *p, int t0) {
+    const float *left_base;
+    [[gnu::always_inline]] BlockRows(const float *p, int t0) : left_base(p - t0 - (NT - 1)) {
         unrolled<G>([&](auto k) BLURMIX_INLINE {
             right[k] = _mm512_loadu_ps(p + t0 + kLanes * k);
-            left[k] = _mm512_loadu_ps(p - t0 - (NT - 1) + kLanes * k);
+            if constexpr (!LeftByLoads) left[k] = _mm512_loadu_ps(left_base + kLanes * k);
         });
         // The last vector of each side supplies only its first NT - 1 lanes, which may be the
         // last floats of the row: masked loads read no further (and fault on nothing past them).
         const __mmask16 first = (__mmask16)((1u << (NT - 1)) - 1u);
         right[G] = _mm512_maskz_loadu_ps(first, p + t0 + kLanes * G);
-        left[G] = _mm512_maskz_loadu_ps(first, p - t0 - (NT - 1) + kLanes * G);
+        if constexpr (!LeftByLoads) left[G] = _mm512_maskz_loadu_ps(first, left_base + kLanes * G);
     }
     template <int S, int I>
     [[gnu::always_inline]] __m512 pair_sum() const {
-        return _mm512_add_ps(shifted<NT - 1 - S>(left[I], left[I + 1]), shifted<S>(right[I], right[I + 1]));
+        __m512 l;
+        if constexpr (LeftByLoads) {
+            l = _mm512_loadu_ps(left_base + kLanes * I + (NT - 1 - S));
+        } else {
+            l = shifted<NT - 1 - S>(left[I], left[I + 1]);
+        }
+        return _mm512_add_ps(l, shifted<S>(right[I], right[I + 1]));
     }
 };
 
@@ -136,10 +145,14 @@ void row(const float *v, float *out, int n, int radius, const float *w) {
 
 // The pass paired with its sigma derivative (taps_and_blur.h's paired form): out as above over
 // f; d_out(x) = w(0) df(x) + dw(0) f(x) + sum_t (w(t) (df(x - t) + df(x + t)) + dw(t) (f(x - t)
-// + f(x + t))). Two vectors a group: four FMA chains, and the registers for both rows' blocks.
+// + f(x + t))), each tap's two terms added to the sum one after the other (Halide's pass adds
+// their sum: the same to float rounding). Four vectors a group, the left side by loads, two FMAs
+// a tap: measured on its own (512-wide rows of a 16-row strip, radius 19, 1 Dec 2026) 4.9 cycles
+// a tap and 16 outputs, against 7.0 with both sides by valignd and Halide's add of a product
+// (both sides 6.1; two vectors a group 5.5; Halide's pass took about as long as the 7.0).
 void pair_row(const float *f, const float *df, float *out, float *d_out, int n, int radius,
               const float *w, const float *dw) {
-    constexpr int G = 2;
+    constexpr int G = 4;
     const bool done = groups<G * kLanes>(n, [&](int x) BLURMIX_INLINE {
         const float *pf = f + x, *pd = df + x;
         __m512 acc[G], d_acc[G];
@@ -150,13 +163,13 @@ void pair_row(const float *f, const float *df, float *out, float *d_out, int n, 
             d_acc[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(pd + kLanes * i), _mm512_mul_ps(dw0, fi));
         });
         tap_blocks(radius, [&](auto nt, int t0) BLURMIX_INLINE {
-            const BlockRows<G, nt> rows_f(pf, t0), rows_d(pd, t0);
+            const BlockRows<G, nt, true> rows_f(pf, t0), rows_d(pd, t0);
             unrolled<nt>([&](auto s) BLURMIX_INLINE {
                 const __m512 wt = _mm512_set1_ps(w[t0 + s]), dwt = _mm512_set1_ps(dw[t0 + s]);
                 unrolled<G>([&](auto i) BLURMIX_INLINE {
                     const __m512 sf = rows_f.template pair_sum<s, i>(), sd = rows_d.template pair_sum<s, i>();
                     acc[i] = _mm512_fmadd_ps(wt, sf, acc[i]);
-                    d_acc[i] = _mm512_add_ps(d_acc[i], _mm512_fmadd_ps(wt, sd, _mm512_mul_ps(dwt, sf)));
+                    d_acc[i] = _mm512_fmadd_ps(dwt, sf, _mm512_fmadd_ps(wt, sd, d_acc[i]));
                 });
             });
         });
@@ -171,7 +184,7 @@ void pair_row(const float *f, const float *df, float *out, float *d_out, int n, 
         for (int t = 1; t <= radius; t++) {
             const float sf = f[x - t] + f[x + t], sd = df[x - t] + df[x + t];
             a = std::fma(w[t], sf, a);
-            d = d + std::fma(w[t], sd, dw[t] * sf);
+            d = std::fma(dw[t], sf, std::fma(w[t], sd, d));
         }
         out[x] = a;
         d_out[x] = d;
