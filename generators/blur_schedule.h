@@ -63,6 +63,8 @@ namespace blurmix::gen {
 // the output then copied was 0.83-0.89x at sigma 1 and 3 and 1.06x at 9: the copy cost what the
 // kernel saved. The output's tiles are then at most the image's size and shifted inwards (an
 // extern stage has no per-pixel guard, so a tile past the edge would be written past it).
+// fit_sigma_step's paired passes likewise, by the paired kernel, once a strip (its generator has
+// the A/B).
 // tile_h, tile_w: the tiles' height and width at most (fit_sigma_step passes other ones). at,
 // at_var: where output and d_output are computed; undefined, at root in tiles as said, else at the loop at_var
 // of the consumer at, whole there (the consumer's strip of rows is then the tile).
