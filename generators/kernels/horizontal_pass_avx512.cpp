@@ -1,23 +1,25 @@
-// The blur's horizontal pass written by hand for AVX-512, called by the generated blur as an
-// extern stage (taps_and_blur.h's horizontal_pass_kernel) where the target has AVX-512 and the
-// schedule is the manual one. It computes what taps_and_blur.h's pass() computes along x,
+// The blur's horizontal pass written by hand for AVX-512, and the same pass paired with its sigma
+// derivative, called by the generated pipelines as extern stages (taps_and_blur.h's
+// use_horizontal_pass_kernel) where the target has AVX-512 and the schedule is the manual one.
+// The single pass computes what taps_and_blur.h's pass() computes along x,
 //   out(x) = w(0) v(x) + sum_{t=1..R} w(t) (v(x - t) + v(x + t)),
-// summing the taps in the same order, so the two agree to float rounding of the same sums.
+// summing the taps in the same order: its output is bit for bit Halide's (bench_blur_lanes checks).
 //
 // Why by hand: the pass needs, for every tap, the row shifted by one more float. Halide (and a
 // plain loop) loads each shifted vector from memory: a misaligned 64-byte load that straddles two
 // cache lines, two of them per tap pair and vector, which bound the pass by its loads (about
 // 3.7 cycles per tap pair and 16 outputs on the Zen 4 machine, against 1 for its FMA). Here taps
 // come in blocks of 8: a block loads G + 1 vectors on each side once and builds the 8 shifted
-// vectors of each side from neighbouring pairs with valignd, which runs on the shuffle ports,
-// beside the loads and the FMAs. Nothing in Halide's scheduling asks for that on x86 (a row
-// segment held in MemoryType::Register was still stored and reloaded: measured 1 Dec 2026).
+// vectors of each side from neighbouring pairs with valignd, which needs no load. Nothing in
+// Halide's scheduling asks for that on x86 (a row segment held in MemoryType::Register was still
+// stored and reloaded: measured 1 Dec 2026).
 //
 // Measured on the Zen 4 machine, one thread, 2048x2048 in rows of a 32-row tile (the prototype
 // of this file, GCC 12 -O3, 1 Dec 2026): against the plain loop of unaligned loads, 1.63x at
 // sigma 1, 1.46x at sigma 3 and 1.38x at sigma 9 for four vectors a group and both sides by
-// valignd (this file); two vectors a group, or the left side by loads, were as fast or faster
-// with clang but 0.9x to 1.5x with GCC, which spilled registers: GCC builds this file in CI.
+// valignd (the single pass here); two vectors a group, or the left side by loads, were as fast or
+// faster with clang but 0.9x to 1.5x with GCC, which spilled registers: GCC builds this file in
+// CI. The paired pass measured otherwise (pair_row says how). In the pipelines: docs/performance.md.
 #include "horizontal_pass_avx512.h"
 
 #include <immintrin.h>
