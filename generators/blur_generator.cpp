@@ -20,7 +20,7 @@ public:
     GeneratorParam<int> tile_width{"tile_width", 8192};
     GeneratorParam<int> tile_height{"tile_height", 32};
     // The CPU horizontal pass by the hand-written AVX-512 kernel where the target has AVX-512
-    // (taps_and_blur.h's horizontal_pass_kernel; blur_schedule.h has the A/B), or by Halide's loop.
+    // (taps_and_blur.h's use_horizontal_pass_kernel; blur_schedule.h has the A/B), or by Halide's loop.
     GeneratorParam<bool> horizontal_kernel{"horizontal_kernel", true};
 
     Input<Buffer<float, 3>> input{"input"};
@@ -40,10 +40,8 @@ public:
         // Algorithm
         Blur b = blur(input, input.width(), input.height(), sigma, std_devs, boundary,
                       with_derivative, "blur", ext_copies ? BlurForm::separate : BlurForm::separate_no_ext);
-        const Target target = get_target();
         if (horizontal_kernel && !with_derivative && !ext_copies && schedule == Schedule::manual &&
-            !using_autoscheduler() &&
-            !target.has_gpu_feature() && target.has_feature(Target::AVX512)) {
+            !using_autoscheduler() && has_horizontal_pass_kernel(get_target())) {
             use_horizontal_pass_kernel(b, "blur");
         }
         if (b.kernel_input.defined()) {

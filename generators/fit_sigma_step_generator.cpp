@@ -56,7 +56,7 @@ public:
         Blur a = blur(source, w, h, sigma_min, std_devs, boundary, true, "blur_min", form);
         Blur b = blur(source, w, h, sigma_max, std_devs, boundary, true, "blur_max", form);
         if (paired && !ext_copies && horizontal_kernel && !using_autoscheduler() &&
-            get_target().has_feature(Target::AVX512)) {
+            has_horizontal_pass_kernel(get_target())) {
             use_horizontal_pass_kernel(a, "blur_min");
             use_horizontal_pass_kernel(b, "blur_max");
         }

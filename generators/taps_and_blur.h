@@ -102,10 +102,15 @@ struct Blur {
 // BlurForm::paired_no_ext the pass paired with its derivative, computed by the hand-written
 // AVX-512 kernels (kernels/horizontal_pass_avx512.cpp, which says why) as an extern stage
 // instead: the same sums in the same order (the pair's derivative adds a tap's two terms one at a
-// time where the Halide pass adds their sum: equal to float rounding). Only for targets with AVX-512, and for the *_no_ext
-// forms (the kernels read the vertical pass past the edges). The kernels read b.kernel_input, the
+// time where the Halide pass adds their sum: equal to float rounding). Only for targets with
+// AVX-512, and for the *_no_ext forms (the kernels read the vertical pass past the edges). The kernels read b.kernel_input, the
 // vertical pass (or pair) by another name: an extern stage's inputs are not redirected to
-// wrappers (Func::in()), so the schedule uses this Func as the wrapper.
+// wrappers (Func::in()), so the schedule uses this Func as the wrapper. has_horizontal_pass_kernel:
+// whether a target can run the kernels (a CPU with AVX-512).
+inline bool has_horizontal_pass_kernel(const Target &target) {
+    return !target.has_gpu_feature() && target.has_feature(Target::AVX512);
+}
+
 inline void use_horizontal_pass_kernel(Blur &b, const std::string &name) {
     Var x("x"), y("y"), c("c");
     const bool paired = b.output_pair.defined();
